@@ -1,0 +1,114 @@
+"""Small rendering helpers shared by the entry point and the pages (no business logic)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ingest.indexer import IngestReport
+from rag.store import StoreInfo
+
+PHASES = {"embed": "Embedding new and changed rows", "copy": "Copying unchanged rows"}
+CATALOG_PAGE = "app_pages/catalog.py"
+
+
+def current_store() -> str:
+    """The store picked in the sidebar (set by ``streamlit_app.py`` before any page runs)."""
+    return st.session_state["store"]
+
+
+def md(text: str) -> str:
+    """Escape what Markdown would misread in catalog text: ``$799 … $999`` is not LaTeX."""
+    return text.replace("\\", "\\\\").replace("$", "\\$").replace("~", "\\~")
+
+
+def when(iso: str) -> str:
+    """'2025-11-22T10:31:05+00:00' -> '2025-11-22 10:31 UTC' (as stored: UTC)."""
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def progress_callback(bar) -> Callable[[str, int, int], None]:
+    """Adapter from the core's ``progress(phase, done, total)`` to an ``st.progress`` bar."""
+
+    def update(phase: str, done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{PHASES.get(phase, phase)}: {done:,}/{total:,}")
+
+    return update
+
+
+def sources_table(info: StoreInfo) -> pd.DataFrame:
+    rows = [
+        {"file": name, "rows": meta.get("rows"), "ingested": when(meta.get("ingested_at", ""))}
+        for name, meta in sorted(info.sources.items())
+    ]
+    return pd.DataFrame(rows, columns=["file", "rows", "ingested"])
+
+
+def store_summary(info: StoreInfo | None) -> None:
+    """Sidebar block: rows, last refresh and files of the chosen store."""
+    if info is None:
+        st.caption("No index yet — add files on the **Catalog** page.")
+        return
+    st.markdown(f"**{plural(info.count, 'row')}** · refreshed {when(info.updated_at)}")
+    for name, meta in sorted(info.sources.items()):
+        st.caption(f"📄 {name} — {plural(int(meta.get('rows') or 0), 'row')}")
+
+
+def answer_details(msg: dict[str, Any]) -> None:
+    """What goes under an assistant answer: the number check, cited rows and timings."""
+    if msg.get("ungrounded"):
+        st.warning(
+            "Check these numbers: no cited catalog row contains "
+            + ", ".join(f"**{md(n)}**" for n in msg["ungrounded"])
+            + "."
+        )
+    rows = msg.get("sources") or []
+    if rows:
+        with st.expander(f"Sources ({plural(len(rows), 'row')})"):
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+    t = msg.get("timings") or {}
+    if t:
+        parts = [f"first token {t['first_token_s']:.1f} s"] if "first_token_s" in t else []
+        parts.append(f"total {t.get('total_s', 0):.1f} s")
+        st.caption("⏱ " + " · ".join(parts))
+
+
+def ingest_report(report: IngestReport) -> None:
+    """Counts, per-field changes and rejected rows of an ingest (or dry run) report."""
+    cols = st.columns(5)
+    counts = [
+        ("Added", len(report.added)), ("Updated", len(report.updated)), ("Removed", len(report.removed)),
+        ("Unchanged", report.unchanged), ("Rejected", len(report.rejected)),
+    ]
+    for col, (label, n) in zip(cols, counts, strict=True):
+        col.metric(label, f"{n:,}")
+    if report.field_changes():
+        st.caption("Changed fields: " + ", ".join(f"{f} ({n})" for f, n in report.field_changes().items()))
+    if report.added or report.updated or report.removed:
+        with st.expander("Changed ids"):
+            changes = (
+                [{"id": i, "change": "added", "fields": ""} for i in report.added]
+                + [{"id": i, "change": "updated", "fields": ", ".join(f)} for i, f in report.updated.items()]
+                + [{"id": i, "change": "removed", "fields": ""} for i in report.removed]
+            )
+            st.dataframe(pd.DataFrame(changes), hide_index=True)
+    if report.rejected:
+        st.markdown("**Rejected rows** — fix them in the file and upload it again:")
+        st.dataframe(
+            pd.DataFrame(
+                [{"file": Path(e.source).name, "line": e.line, "reason": e.reason} for e in report.rejected]
+            ),
+            hide_index=True,
+        )

@@ -1,0 +1,90 @@
+"""Process-wide objects for the app, built by the core factories and cached here only.
+
+One ``st.cache_resource`` per heavy object (settings, Chroma index, embedder, LLM), shared
+by every session of the process; per-user state lives in ``st.session_state``, never here.
+The getters take no arguments so nothing unhashable ever goes through Streamlit's hasher.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+from langchain_core.documents import Document
+
+from rag.chain import source_row
+from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
+from rag.settings import load_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+    from rag.settings import Settings
+    from rag.store import CatalogIndex
+
+
+@st.cache_resource(show_spinner=False)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def get_index() -> CatalogIndex:
+    return build_index(get_settings())
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def get_embeddings():
+    return build_embeddings(get_settings())
+
+
+@st.cache_resource(show_spinner=False)
+def _loaded() -> set[str]:
+    """Names of the heavy objects already built in this process (lets pages explain a slow first load)."""
+    return set()
+
+
+@st.cache_resource(show_spinner=False)
+def get_llm() -> BaseChatModel:
+    llm = build_llm(get_settings())
+    _loaded().add("llm")
+    return llm
+
+
+def llm_is_loaded() -> bool:
+    return "llm" in _loaded()
+
+
+@st.cache_resource(show_spinner=False)
+def get_llm_lock() -> threading.Lock:
+    """One answer at a time: a llama.cpp model is not safe to run from two sessions at once."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_chain(store: str, collection: str) -> Runnable:
+    """The cheap per-store chain over the cached heavy objects.
+
+    ``collection`` (the store's live collection) is only a cache key: a re-ingest publishes a
+    new collection, so the next question builds a fresh chain with the new store facts
+    (currency). The retriever itself already follows the live collection on every call.
+    """
+    del collection
+    return build_store_chain(get_settings(), get_index(), get_embeddings(), get_llm(), store)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def catalog_rows(collection: str) -> pd.DataFrame:
+    """Every row of one published collection as a table (id, name, then fields).
+
+    Published collections never change (an ingest writes a new one), so caching by name is safe.
+    """
+    got = get_index().collection(collection).get(include=["metadatas"])
+    rows = [
+        source_row(Document(id=i, page_content="", metadata=m or {}))
+        for i, m in zip(got["ids"], got["metadatas"], strict=True)
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""Catalog ingest: files -> documents -> an incremental, atomic Chroma index (``python -m ingest``)."""

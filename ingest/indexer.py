@@ -1,0 +1,259 @@
+"""Incremental, atomic, idempotent indexing of catalog files into a store.
+
+Contract:
+- ids are the catalog's own ids (sku) or derived from the name/content, never counters, so
+  re-ingesting the same files changes nothing and writes nothing;
+- rows whose ``content_hash`` changed are re-embedded; unchanged rows keep their embedding;
+- rows that disappeared from a file ingested in this run are removed (rows that came from
+  other files of the store are kept unless ``rebuild``);
+- the new state is written to a fresh collection and published with one registry upsert
+  (see :mod:`rag.store`), under a per-store file lock so two ingests never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from langchain_core.documents import Document
+
+from ingest.loaders import RowError, load_file
+from rag.errors import IngestLockedError
+from rag.store import CatalogIndex, StoreInfo, now_iso
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+COPY_BATCH = 1000
+NOT_COMPARED = {"line", "content_hash"}
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did (or, with ``dry_run``, would do)."""
+
+    store: str
+    files: list[str]
+    added: list[str] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)  # id -> changed field names
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+    rebuilt: bool = False
+    total: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def field_changes(self) -> dict[str, int]:
+        """How many rows changed each field, e.g. {"price": 12}."""
+        return dict(Counter(f for fields in self.updated.values() for f in fields))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rejected"] = [{"source": e.source, "line": e.line, "reason": e.reason, "message": str(e)} for e in self.rejected]
+        d["counts"] = {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+            "rejected": len(self.rejected),
+        }
+        d.update(d["counts"])  # flat counts too, for scripts
+        d["field_changes"] = self.field_changes()
+        return d
+
+    def summary(self) -> str:
+        """One human line, e.g. "techstore: 3 added, 12 updated (12 price), 0 removed, 40 unchanged, 1 rejected"."""
+        fc = self.field_changes()
+        detail = f" ({', '.join(f'{n} {f}' for f, n in sorted(fc.items(), key=lambda x: -x[1]))})" if fc else ""
+        prefix = "[dry run] " if self.dry_run else ""
+        return (
+            f"{prefix}{self.store}: {len(self.added)} added, {len(self.updated)} updated{detail}, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged, {len(self.rejected)} rejected"
+        )
+
+
+def load_documents(
+    paths: Sequence[Path], *, strict: bool = False, mapping: dict[str, str] | None = None
+) -> tuple[list[Document], list[RowError], dict[str, dict[str, Any]]]:
+    """Load every file; ids must be unique across the store's files (later duplicates are rejected)."""
+    docs: dict[str, Document] = {}
+    errors: list[RowError] = []
+    sources: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        result = load_file(path, mapping=mapping, strict=strict)
+        errors.extend(result.errors)
+        kept = 0
+        for doc in result.documents:
+            if doc.id in docs:
+                first = docs[doc.id].metadata
+                errors.append(
+                    RowError(
+                        str(path), int(doc.metadata.get("line", 0)),
+                        f"id '{doc.id}' is already used by {first['source']} line {first.get('line')}: "
+                        "give each product its own id",
+                    )
+                )
+                continue
+            docs[doc.id] = doc
+            kept += 1
+        sources[Path(path).name] = {"path": str(Path(path).resolve()), "rows": kept, "ingested_at": now_iso()}
+    return list(docs.values()), errors, sources
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = (set(old) | set(new)) - NOT_COMPARED
+    return sorted(k for k in keys if old.get(k) != new.get(k))
+
+
+def _store_currency(docs: Iterable[Document]) -> str:
+    counts = Counter(d.metadata["currency"] for d in docs if d.metadata.get("currency"))
+    return counts.most_common(1)[0][0] if counts else "USD"
+
+
+def sync_store(
+    index: CatalogIndex,
+    embeddings: Any,
+    embedding_id: str,
+    store: str,
+    paths: Sequence[Path],
+    *,
+    lock_dir: Path,
+    dry_run: bool = False,
+    rebuild: bool = False,
+    strict: bool = False,
+    mapping: dict[str, str] | None = None,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring ``store`` in line with ``paths``; see the module docstring for the guarantees."""
+    start = time.perf_counter()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_dir / f"{store}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IngestLockedError(
+            f"Another ingest is writing to the store '{store}' right now. Wait for it to finish and run again."
+        ) from None
+    try:
+        report = _sync_locked(
+            index, embeddings, embedding_id, store, paths,
+            dry_run=dry_run, rebuild=rebuild, strict=strict, mapping=mapping,
+            batch_size=batch_size, progress=progress,
+        )
+    finally:
+        lock.release()
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebuild, strict, mapping, batch_size, progress):
+    docs, errors, sources = load_documents(paths, strict=strict, mapping=mapping)
+    report = IngestReport(store=store, files=[str(p) for p in paths], rejected=errors, dry_run=dry_run)
+    live = index.info(store)
+    if live is not None and live.embedding != embedding_id:
+        logger.warning("Store %s was embedded with %s; re-embedding everything with %s", store, live.embedding, embedding_id)
+        rebuild = True
+    report.rebuilt = rebuild
+
+    existing: dict[str, dict[str, Any]] = {}
+    old_col = None
+    if live is not None:
+        old_col = index.collection(live.collection)
+        got = old_col.get(include=["metadatas"])
+        existing = dict(zip(got["ids"], got["metadatas"], strict=True))
+
+    ingested_sources = set(sources)
+    new_by_id = {d.id: d for d in docs}
+    to_embed: list[Document] = []
+    keep_ids: list[str] = []
+    for doc_id, doc in new_by_id.items():
+        old = existing.get(doc_id)
+        if old is None:
+            report.added.append(doc_id)
+            to_embed.append(doc)
+        elif rebuild or old.get("content_hash") != doc.metadata.get("content_hash"):
+            if old.get("content_hash") != doc.metadata.get("content_hash"):
+                report.updated[doc_id] = _changed_fields(old, doc.metadata)
+            else:
+                report.unchanged += 1
+            to_embed.append(doc)
+        else:
+            report.unchanged += 1
+            keep_ids.append(doc_id)
+    for doc_id, meta in existing.items():
+        if doc_id in new_by_id:
+            continue
+        if rebuild or meta.get("source") in ingested_sources:
+            report.removed.append(doc_id)
+        else:
+            keep_ids.append(doc_id)  # belongs to another file of this store, untouched this run
+
+    report.total = len(keep_ids) + len(to_embed)
+    all_sources = {} if (live is None or rebuild) else dict(live.sources)
+    all_sources.update(sources)
+
+    if dry_run:
+        return report
+    index.drop_orphans(store)
+    if live is not None and not rebuild and not report.changed:
+        return report  # the fast path: nothing embedded, nothing written
+
+
+    version = (live.version if live else 0) + 1
+    new_col = index.new_collection(store, version)
+    try:
+        _copy_unchanged(old_col, new_col, keep_ids, progress)
+        _embed_and_add(new_col, embeddings, to_embed, batch_size, progress)
+        report.embedded = len(to_embed)
+        kept_docs = [new_by_id[i] for i in keep_ids if i in new_by_id] + to_embed
+        index.publish(
+            StoreInfo(
+                store=store, collection=new_col.name, embedding=embedding_id, version=version,
+                count=new_col.count(), updated_at=now_iso(), sources=all_sources,
+                currency=_store_currency(kept_docs) if kept_docs else (live.currency if live else "USD"),
+            )
+        )
+    except BaseException:
+        # Never leave a half-built collection behind on a normal error; a hard kill leaves
+        # an orphan that drop_orphans() removes next time. The live index is untouched.
+        index.client.delete_collection(new_col.name)
+        raise
+    if old_col is not None:
+        index.client.delete_collection(old_col.name)
+    return report
+
+
+def _copy_unchanged(old_col, new_col, ids: list[str], progress: Progress | None) -> None:
+    for start in range(0, len(ids), COPY_BATCH):
+        batch = ids[start : start + COPY_BATCH]
+        got = old_col.get(ids=batch, include=["embeddings", "documents", "metadatas"])
+        new_col.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"])
+        if progress:
+            progress("copy", min(start + COPY_BATCH, len(ids)), len(ids))
+
+
+def _embed_and_add(col, embeddings, docs: list[Document], batch_size: int, progress: Progress | None) -> None:
+    for start in range(0, len(docs), batch_size):
+        batch = docs[start : start + batch_size]
+        vectors = embeddings.embed_documents([d.page_content for d in batch])
+        col.add(
+            ids=[d.id for d in batch],
+            embeddings=vectors,
+            documents=[d.page_content for d in batch],
+            metadatas=[d.metadata for d in batch],
+        )
+        if progress:
+            progress("embed", min(start + batch_size, len(docs)), len(docs))

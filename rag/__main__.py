@@ -1,0 +1,109 @@
+"""``python -m rag``: ask the catalog from the shell, or evaluate the assistant.
+
+    python -m rag ask "How much is the iPhone 15?"
+    python -m rag ask --store bella-italia --json "¿Tienen opciones vegetarianas?"
+    python -m rag eval tests/data/dev_techstore.jsonl --store techstore
+
+Exit codes: 0 answered (including an honest "not in the catalog"); 2 could not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from rag.errors import AssistantError
+from rag.settings import load_settings
+
+OVERRIDES = ("llm_preset", "llm_backend", "embedding", "retrieval", "top_k")
+
+
+def _settings(args: argparse.Namespace):
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k, None) is not None}
+    return load_settings(**overrides)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help="store to ask (default: settings.default_store)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--llm-preset", dest="llm_preset", choices=["qwen-1.5b", "qwen-0.5b", "smollm2-135m"])
+    p.add_argument("--llm-backend", dest="llm_backend", choices=["llamacpp", "transformers", "openai"])
+    p.add_argument("--embedding", help="'e5', 'minilm' or a local sentence-transformers dir")
+    p.add_argument("--retrieval", choices=["hybrid", "vector"])
+    p.add_argument("--top-k", dest="top_k", type=int)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.chain import ask, validate_question
+    from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
+
+    settings = _settings(args)
+    question = validate_question(" ".join(args.question), settings.max_question_chars)
+    store = args.store or settings.default_store
+    t0 = time.perf_counter()
+    index = build_index(settings)
+    embeddings = build_embeddings(settings)
+    index.live_collection(store, _emb_id(settings))  # fail fast, before loading the LLM
+    llm = build_llm(settings)
+    chain = build_store_chain(settings, index, embeddings, llm, store)
+    load_s = round(time.perf_counter() - t0, 3)
+    answer = ask(chain, question)
+    answer.timings["load_s"] = load_s
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.answer)
+    if answer.ungrounded:
+        print(f"\n⚠ Check these numbers, no cited row contains them: {', '.join(answer.ungrounded)}")
+    if answer.sources:
+        print("\nSources:")
+        for d in answer.sources:
+            print(f"  [{d.metadata.get('id', d.id)}] {d.metadata.get('name', '')}  ({d.metadata.get('source', '')} line {d.metadata.get('line', '?')})")
+    t = answer.timings
+    print(f"\n(retrieval {t.get('retrieval_s', 0):.2f}s, first token {t.get('first_token_s', 0):.2f}s, "
+          f"total {t.get('total_s', 0):.2f}s, model load {load_s:.2f}s)", file=sys.stderr)
+    return 0
+
+
+def _emb_id(settings) -> str:
+    from rag.models import embedding_id
+
+    return embedding_id(settings)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluate import main_eval
+
+    return main_eval(args, _settings(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Ask the catalog assistant.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_ask = sub.add_parser("ask", help="answer one question from a store's catalog")
+    p_ask.add_argument("question", nargs="+", help="the question (quote it)")
+    _add_common(p_ask)
+    p_ask.set_defaults(func=cmd_ask)
+    p_eval = sub.add_parser("eval", help="score the assistant on a JSONL question set")
+    p_eval.add_argument("file", help="JSONL: question, gold_ids, expect_any, expect_all, refuse")
+    p_eval.add_argument("--limit", type=int, help="only the first N questions")
+    p_eval.add_argument("--retrieval-only", action="store_true", help="skip the LLM; retrieval metrics only")
+    _add_common(p_eval)
+    p_eval.set_defaults(func=cmd_eval)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except AssistantError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

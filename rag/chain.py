@@ -1,0 +1,185 @@
+"""The retrieval QA chain: question -> rows -> (guard) -> LLM -> checked answer with cited rows.
+
+``build_chain(retriever, llm)`` is a plain LCEL chain whose output keeps the retrieved
+documents next to the answer, and which skips the LLM entirely when a deterministic check
+already knows the answer is a refusal (no rows, or an asked-for field no row has).
+``ask``/``stream_answer`` run it and turn the raw output into an :class:`Answer`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from rag.errors import QuestionError
+from rag.prompts import (
+    LANGUAGE_NAMES,
+    PROMPT,
+    REFUSAL_TOKEN,
+    REFUSALS,
+    cited_indices,
+    currency_label,
+    detect_language,
+    format_rows,
+    is_refusal,
+    missing_concepts,
+    missing_field_message,
+    strip_citation_markers,
+    ungrounded_numbers,
+)
+
+# Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
+HIDDEN_KEYS = {"content_hash", "kind", "score"}
+
+
+@dataclass
+class Answer:
+    """A finished answer and the catalog rows it came from."""
+
+    question: str
+    answer: str
+    refused: bool
+    language: str
+    sources: list[Document]
+    retrieved: list[Document] = field(default_factory=list)
+    ungrounded: list[str] = field(default_factory=list)  # numbers no cited row contains
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def grounded(self) -> bool:
+        return not self.ungrounded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "refused": self.refused,
+            "language": self.language,
+            "grounded": self.grounded,
+            "ungrounded_numbers": self.ungrounded,
+            "sources": [source_row(d) for d in self.sources],
+            "retrieved_ids": [d.id for d in self.retrieved],
+            "timings": self.timings,
+        }
+
+
+def source_row(doc: Document) -> dict[str, Any]:
+    """A cited row for display/JSON: id and name first, then the catalog fields."""
+    meta = {k: v for k, v in doc.metadata.items() if k not in HIDDEN_KEYS}
+    row = {"id": meta.pop("id", doc.id), "name": meta.pop("name", "")}
+    row.update(meta)
+    return row
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    """Reject empty and oversized questions with a message staff understand."""
+    q = (question or "").strip()
+    if not q:
+        raise QuestionError("The question is empty: type what you want to know about the catalog.")
+    if len(q) > max_chars:
+        raise QuestionError(
+            f"The question is {len(q):,} characters long; the limit is {max_chars:,}. "
+            "Ask about one or two products at a time."
+        )
+    return q
+
+
+def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str = "USD") -> Runnable:
+    """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "missing", "answer"}``.
+
+    ``answer`` is the raw model text (or :data:`REFUSAL_TOKEN` when the guard decided);
+    streaming the chain streams ``answer`` token by token after ``docs`` arrives.
+    """
+    def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "context": format_rows(x["docs"]),
+            "question": x["question"],
+            "language": LANGUAGE_NAMES[x["language"]],
+            "currency": currency_label(currency),
+        }
+
+    generate = RunnableLambda(prompt_vars) | PROMPT | llm | StrOutputParser()
+
+    def route(x: dict[str, Any]) -> Runnable | str:
+        """Skip the LLM when the guard already knows the answer is a refusal."""
+        if not x["docs"] or x["missing"]:
+            return REFUSAL_TOKEN
+        return generate  # LangChain invokes/streams a returned Runnable with the same input
+
+    return (
+        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]))
+        .assign(docs=(lambda x: x["question"]) | retriever)
+        .assign(missing=lambda x: missing_concepts(x["question"], x["docs"]))
+        .assign(answer=RunnableLambda(route))
+    )
+
+
+def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) -> Answer:
+    """Turn the chain's raw output into an :class:`Answer` (refusal text, citations, number check)."""
+    question, language, docs = result["question"], result["language"], list(result["docs"])
+    raw = result.get("answer", "") or ""
+    if result.get("missing"):
+        return Answer(question, missing_field_message(result["missing"], docs, language), True, language, [], docs, timings=timings or {})
+    if not docs or is_refusal(raw) or not raw.strip():
+        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings or {})
+    cited = [docs[i] for i in cited_indices(raw, docs)]
+    text = strip_citation_markers(raw)
+    return Answer(
+        question, text, False, language, cited, docs,
+        ungrounded=ungrounded_numbers(text, question, docs), timings=timings or {},
+    )
+
+
+def stream_answer(chain: Runnable, question: str) -> Iterator[str | Answer]:
+    """Yield answer text pieces as the model writes them, then the final :class:`Answer`.
+
+    Text that could be the start of the refusal token is held back, so staff never see
+    "NOT_IN_CATALOG" flash on screen; the refusal sentence arrives in the final Answer.
+    """
+    start = time.perf_counter()
+    acc: dict[str, Any] = {"question": question}
+    raw = ""
+    shown = 0
+    timings: dict[str, float] = {}
+    for chunk in chain.stream({"question": question}):
+        for key, value in chunk.items():
+            if key == "docs":
+                timings["retrieval_s"] = round(time.perf_counter() - start, 3)
+            if key != "answer":
+                acc[key] = value
+                continue
+            if value and "first_token_s" not in timings:
+                timings["first_token_s"] = round(time.perf_counter() - start, 3)
+            raw += value
+            if _maybe_refusal(raw):
+                continue
+            visible = raw[shown:]
+            if visible:
+                shown = len(raw)
+                yield visible
+    acc["answer"] = raw
+    timings["total_s"] = round(time.perf_counter() - start, 3)
+    yield finalize(acc, timings)
+
+
+def _maybe_refusal(text: str) -> bool:
+    t = text.strip().upper().replace(" ", "_")
+    return bool(t) and (REFUSAL_TOKEN.startswith(t) or t.startswith(REFUSAL_TOKEN[:6]))
+
+
+def ask(chain: Runnable, question: str) -> Answer:
+    """Run the chain to completion (streaming internally, to measure time to first token)."""
+    final: Answer | None = None
+    for piece in stream_answer(chain, question):
+        if isinstance(piece, Answer):
+            final = piece
+    assert final is not None
+    return final
+

@@ -1,0 +1,40 @@
+"""Exceptions raised by the core packages.
+
+The core never prints or exits: it raises one of these with a message written for the
+person at the counter (what went wrong, where, and the fix). The CLIs turn them into a
+non-zero exit with that message; the pages show them with ``st.error``.
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for every error the catalog assistant reports to a user."""
+
+
+class SettingsError(AssistantError):
+    """A setting has an invalid value."""
+
+
+class ModelUnavailableError(AssistantError):
+    """A model package is missing, its files fail the hash check, or it cannot load."""
+
+
+class IndexMissingError(AssistantError):
+    """The store has no index yet (nothing ingested)."""
+
+
+class IndexMismatchError(AssistantError):
+    """The index was built with a different embedding model than the one configured."""
+
+
+class QuestionError(AssistantError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class CatalogFileError(AssistantError):
+    """A catalog file cannot be read at all (missing, unreadable, unknown format, empty)."""
+
+
+class IngestLockedError(AssistantError):
+    """Another ingest is already writing to the same store."""

@@ -1,0 +1,39 @@
+"""Factories that wire the core together. Heavy objects are built here and cached by callers.
+
+The CLI builds each once per process; the Streamlit app wraps these in ``st.cache_resource``
+(one embedder, one LLM, one Chroma client per process) and builds the cheap per-store
+retriever and chain on top.
+"""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from rag.chain import build_chain
+from rag.models import build_embeddings, build_llm, embedding_id
+from rag.retrieval import CatalogRetriever
+from rag.settings import Settings, validate_store_name
+from rag.store import CatalogIndex, make_client
+
+
+def build_index(settings: Settings) -> CatalogIndex:
+    return CatalogIndex(make_client(settings))
+
+
+def build_retriever(settings: Settings, index: CatalogIndex, embeddings, store: str) -> CatalogRetriever:
+    validate_store_name(store)
+    return CatalogRetriever(
+        index=index, store=store, embeddings=embeddings, embedding_id=embedding_id(settings),
+        k=settings.top_k, mode=settings.retrieval,
+    )
+
+
+def build_store_chain(settings: Settings, index: CatalogIndex, embeddings, llm: BaseChatModel, store: str) -> Runnable:
+    """The QA chain for one store (raises IndexMissingError/IndexMismatchError if it can't answer)."""
+    retriever = build_retriever(settings, index, embeddings, store)
+    info, _ = index.live_collection(store, embedding_id(settings))
+    return build_chain(retriever, llm, currency=info.currency)
+
+
+__all__ = ["build_embeddings", "build_index", "build_llm", "build_retriever", "build_store_chain"]

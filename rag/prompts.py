@@ -1,0 +1,199 @@
+"""Prompt assembly and the deterministic checks around the LLM (pure functions).
+
+The small local model is good at phrasing and bad at knowing when to stop, so everything
+that can be decided without it is decided here: the language of the answer, whether the
+question asks for a field that none of the retrieved rows has, the refusal text, which rows
+the answer cites, and whether every number in the answer appears in a cited row.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+from langchain_core.prompts import ChatPromptTemplate
+
+REFUSAL_TOKEN = "NOT_IN_CATALOG"
+
+# Short and fixed, so llama.cpp reuses its KV cache for this prefix on every question.
+SYSTEM_PROMPT = (
+    "You are a shop assistant. Answer ONLY from the catalog rows in the user message. "
+    "Copy names, prices and specs exactly as written in the rows; never guess or add facts. "
+    "If the rows do not answer the question, reply with exactly " + REFUSAL_TOKEN + ". "
+    "Be brief: at most 3 sentences, no preamble."
+)
+
+HUMAN_TEMPLATE = "Catalog rows (prices in {currency}):\n{context}\n\nQuestion: {question}\nAnswer in {language}."
+
+PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("human", HUMAN_TEMPLATE)])
+
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+REFUSALS = {
+    "en": "Sorry, that is not in the catalog.",
+    "es": "Lo siento, eso no está en el catálogo.",
+}
+
+_ES_WORDS = {
+    "que", "qué", "cuanto", "cuánto", "cuanta", "cuánta", "cuantos", "cuántos", "cuál", "cual", "cuáles",
+    "tienen", "tiene", "tienes", "hay", "el", "la", "los", "las", "de", "del", "para", "con", "sin", "es",
+    "son", "cuesta", "cuestan", "precio", "hacen", "hace", "me", "recomiendas", "recomienda", "y", "o",
+    "un", "una", "por", "opciones", "puedo", "quiero", "dónde", "donde", "cómo", "como", "abren", "horario",
+    "garantía", "garantia", "productos", "platos", "vegetarianas", "vegetariano", "vegetarianos", "envío",
+    "qué", "más", "mas", "barato", "barata", "colores", "está", "esta", "están", "tenéis", "teneis",
+    "venden", "vendéis", "algún", "alguna", "alguno", "cuántas", "cuantas", "calorías", "domingos", "lunes",
+}
+_EN_WORDS = {
+    "what", "how", "much", "many", "does", "do", "is", "are", "the", "a", "an", "of", "for", "with", "which",
+    "you", "have", "has", "cost", "price", "any", "can", "i", "in", "on", "and", "or", "sell", "there",
+    "recommend", "your", "open", "when", "where", "it", "that", "this", "than", "cheaper", "under", "colors",
+}
+
+
+def detect_language(text: str) -> str:
+    """'es' or 'en' from inverted punctuation, accents and function words (good enough for questions)."""
+    lowered = text.lower()
+    if "¿" in lowered or "¡" in lowered or re.search(r"[ñ]", lowered):
+        return "es"
+    words = re.findall(r"[a-záéíóúüñ]+", lowered)
+    es = sum(w in _ES_WORDS for w in words) + 2 * sum(bool(re.search(r"[áéíóú]", w)) for w in words)
+    en = sum(w in _EN_WORDS for w in words)
+    return "es" if es > en else "en"
+
+
+def format_rows(docs: Sequence[Document]) -> str:
+    """Numbered, compact rows: the first line of each doc is its name, the rest joined by ' | '."""
+    blocks = []
+    for i, doc in enumerate(docs, start=1):
+        lines = [ln.strip() for ln in doc.page_content.splitlines() if ln.strip()]
+        head, rest = (lines[0], lines[1:]) if lines else (doc.metadata.get("name", ""), [])
+        blocks.append(f"[{i}] {head}" + (f"\n{' | '.join(rest)}" if rest else ""))
+    return "\n".join(blocks)
+
+
+def currency_label(code: str) -> str:
+    return {"USD": "US dollars ($)", "EUR": "euros (€)", "GBP": "pounds (£)", "MXN": "Mexican pesos ($)"}.get(code, code)
+
+
+# --------------------------------------------------------------------------- field guard
+
+
+@dataclass(frozen=True)
+class FieldConcept:
+    """A kind of fact a question can ask for, with words that show a row has it."""
+
+    name: dict[str, str]  # language -> how to say it in a refusal
+    asks: tuple[str, ...]  # regexes on the normalised question
+    evidence: tuple[str, ...]  # substrings on the normalised row text / metadata keys
+
+
+CONCEPTS: tuple[FieldConcept, ...] = (
+    FieldConcept({"en": "calories", "es": "las calorías"}, (r"\bcalori", r"\bkcal\b", r"\bkilocalori", r"\bkilojoule", r"\bkj\b"), ("calori", "kcal", "kj")),
+    FieldConcept({"en": "the weight", "es": "el peso"}, (r"\bweigh", r"\bpeso\b", r"\bpesa\b", r"\bcuanto pesa"), ("weight", "peso", " kg", "gram", " lbs", " oz")),
+    FieldConcept({"en": "the dimensions", "es": "las dimensiones"}, (r"\bdimension", r"\bmedidas\b", r"\bhow (big|tall|wide)\b"), ("dimension", "medidas", " mm", " cm", " x ")),
+    FieldConcept({"en": "the price", "es": "el precio"}, (r"\bprice", r"\bprecio", r"\bcost", r"\bcuest", r"\bcuanto vale", r"\bhow much (is|are|does|do)\b"), ("price", "precio", "$", "€", "cost", "pvp", "importe")),
+    FieldConcept({"en": "the stock level", "es": "las existencias"}, (r"\bin stock\b", r"\bstock\b", r"\bunits? left\b", r"\bexistencias\b", r"\bquedan\b", r"\bunidades\b"), ("stock", "existencias", "qty", "quantity", "cantidad", "unidades", "units")),
+    FieldConcept({"en": "the colours", "es": "los colores"}, (r"\bcolou?rs?\b", r"\bcolores\b"), ("color", "colour", "colores")),
+    FieldConcept({"en": "the warranty", "es": "la garantía"}, (r"\bwarrant", r"\bgarantia"), ("warrant", "garantia")),
+    FieldConcept({"en": "the release date", "es": "la fecha de lanzamiento"}, (r"\brelease date\b", r"\bwhen was .* released\b", r"\bfecha de lanzamiento\b"), ("release", "lanzamiento")),
+)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accents removed (so 'garantía' matches 'garantia')."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _doc_text(doc: Document) -> str:
+    keys = " ".join(str(k) for k in doc.metadata)
+    return normalise(f"{doc.page_content} {keys}")
+
+
+def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConcept]:
+    """Concepts the question asks for that no retrieved row mentions at all."""
+    q = normalise(question)
+    texts = [_doc_text(d) for d in docs]
+    missing = []
+    for concept in CONCEPTS:
+        if any(re.search(p, q) for p in concept.asks) and not any(e in t for t in texts for e in concept.evidence):
+            missing.append(concept)
+    return missing
+
+
+def missing_field_message(concepts: Sequence[FieldConcept], docs: Sequence[Document], language: str) -> str:
+    what = " / ".join(c.name.get(language, c.name["en"]) for c in concepts)
+    subject = docs[0].metadata.get("name") if docs else None
+    if language == "es":
+        return f"El catálogo no indica {what}" + (f" de «{subject}»." if subject else ".")
+    return f"The catalog does not list {what}" + (f" for “{subject}”." if subject else ".")
+
+
+# --------------------------------------------------------------------------- answer checks
+
+
+def is_refusal(text: str) -> bool:
+    t = text.strip().upper().replace(" ", "_")
+    return REFUSAL_TOKEN in t or t.startswith("NOT_IN_CATA")
+
+
+_NUM_RE = re.compile(r"(?<![\w.])\d{1,3}(?:[.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
+
+
+def _canon_number(raw: str) -> str:
+    """'1,999.00' / '1.999' / '1999' -> '1999'; '0.5' -> '0.5'; '12,50' -> '12.5'."""
+    s = raw
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", s):  # 1,999 or 1.999 thousands
+        s = re.sub(r"[.,]", "", s)
+    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+\.\d+", s):
+        s = s.replace(",", "")
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d+", s):
+        s = s.replace(".", "").replace(",", ".")
+    else:
+        s = s.replace(",", ".")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s.lstrip("0") or "0"
+
+
+def numbers_in(text: str) -> set[str]:
+    return {_canon_number(m.group()) for m in _NUM_RE.finditer(text)}
+
+
+def ungrounded_numbers(answer: str, question: str, docs: Sequence[Document]) -> list[str]:
+    """Numbers stated in the answer that appear neither in the question nor in any given row."""
+    known = numbers_in(question)
+    for d in docs:
+        known |= numbers_in(d.page_content)
+        known |= {_canon_number(str(v)) for v in d.metadata.values() if isinstance(v, (int, float))}
+    return sorted(n for n in numbers_in(answer) if n not in known)
+
+
+def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
+    """Which rows (0-based) the answer draws on.
+
+    Explicit ``[n]`` markers win; otherwise rows whose name, id or distinctive numbers appear
+    in the answer; otherwise the top row (the answer was generated mostly from it).
+    """
+    explicit = sorted({int(n) - 1 for n in re.findall(r"\[(\d{1,2})\]", answer) if 0 < int(n) <= len(docs)})
+    if explicit:
+        return explicit
+    a = normalise(answer)
+    a_nums = numbers_in(answer)
+    hits = []
+    for i, d in enumerate(docs):
+        name = normalise(str(d.metadata.get("name", "")))
+        doc_id = normalise(str(d.metadata.get("id", "")))
+        price = d.metadata.get("price")
+        if (name and name in a) or (doc_id and doc_id in a) or (
+            isinstance(price, (int, float)) and _canon_number(f"{price:.2f}") in a_nums
+        ):
+            hits.append(i)
+    return hits or ([0] if docs else [])
+
+
+def strip_citation_markers(text: str) -> str:
+    return re.sub(r"\s*\[\d{1,2}\]", "", text).strip()

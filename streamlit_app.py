@@ -1,0 +1,75 @@
+"""Catalog assistant — Streamlit entry point: ``streamlit run streamlit_app.py``.
+
+Runs on every page: builds the sample index on the very first start, draws the sidebar
+store picker (``st.session_state["store"]``) and hands over to the chosen page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.components import progress_callback, store_summary
+from app_pages.resources import get_index, get_settings
+from ingest.__main__ import run as run_ingest
+from rag.errors import AssistantError, IngestLockedError
+
+st.set_page_config(page_title="Catalog assistant", page_icon="🛍️", layout="wide")
+
+try:
+    settings = get_settings()
+    index = get_index()
+except AssistantError as exc:
+    st.error(str(exc))
+    st.stop()
+
+stores = index.stores()
+
+# First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs once.
+if not stores and "first_build_error" not in st.session_state:
+    with st.status("Building the catalog index for the first time…", expanded=True) as status:
+        st.write("Reading the sample catalogs and embedding every row. This takes a minute, once.")
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            reports = run_ingest(settings=settings, progress=progress_callback(bar))
+        except IngestLockedError as exc:
+            status.update(label="Another session is building the index", state="error")
+            st.warning(str(exc))
+            st.button("Reload")
+            st.stop()
+        except AssistantError as exc:
+            status.update(label="Could not build the sample index", state="error")
+            st.session_state["first_build_error"] = str(exc)
+        else:
+            status.update(label=f"Catalog index ready ({len(reports)} stores)", state="complete")
+            st.rerun()
+if "first_build_error" in st.session_state:
+    st.error(st.session_state["first_build_error"])
+
+# Store picker. A page that creates a store asks for it through "next_store", because a
+# widget's state cannot be changed after the widget is drawn in the same run.
+names = sorted({s.store for s in stores} | set(st.session_state.get("new_stores", [])))
+if "next_store" in st.session_state:
+    st.session_state["store"] = st.session_state.pop("next_store")
+if st.session_state.get("store") not in names:
+    st.session_state["store"] = settings.default_store if settings.default_store in names or not names else names[0]
+if st.session_state["store"] not in names:
+    names.append(st.session_state["store"])
+info_by_name = {s.store: s for s in stores}
+
+with st.sidebar:
+    st.selectbox("Store", names, key="store", help="Each store has its own catalog index and chat history.")
+    store_summary(info_by_name.get(st.session_state["store"]))
+    st.divider()
+    if settings.llm_backend == "openai":
+        model = settings.openai_model
+    else:
+        model = settings.llm_model_path.name if settings.llm_model_path else settings.llm_preset
+    st.caption(f"Model `{model}` ({settings.llm_backend}) · embeddings `{settings.embedding}`")
+
+page = st.navigation(
+    [
+        st.Page("app_pages/ask.py", title="Ask", icon="💬", default=True),
+        st.Page("app_pages/catalog.py", title="Catalog", icon="📦"),
+    ]
+)
+page.run()

@@ -1,0 +1,287 @@
+"""Tests for column-role detection, price parsing, ids and the row -> Document contract."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from ingest.mapping import (
+    ROLES,
+    ColumnMapping,
+    content_hash,
+    detect_roles,
+    parse_price,
+    row_to_document,
+    section_id,
+    slugify,
+)
+
+CHROMA_TYPES = (str, int, float, bool)
+
+
+def assert_chroma_safe(metadata: dict) -> None:
+    for key, value in metadata.items():
+        assert isinstance(key, str) and key
+        assert isinstance(value, CHROMA_TYPES), (key, value)
+        assert value != "", key
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def test_english_headers_get_every_role() -> None:
+    headers = ["SKU", "Name", "Price", "Currency", "Category", "Brand", "Description", "Qty", "Tags", "Color"]
+    mapping = detect_roles(headers)
+    assert mapping.roles == {
+        "SKU": "id", "Name": "name", "Price": "price", "Currency": "currency", "Category": "category",
+        "Brand": "brand", "Description": "description", "Qty": "stock", "Tags": "tags",
+    }
+    assert set(mapping.roles.values()) == set(ROLES)
+    assert mapping.headers == tuple(headers)
+
+
+def test_spanish_headers() -> None:
+    mapping = detect_roles(["nombre", "precio", "categoría", "descripción"])
+    assert mapping.roles == {"nombre": "name", "precio": "price", "categoría": "category", "descripción": "description"}
+
+
+@pytest.mark.parametrize(
+    ("header", "role"),
+    [
+        ("Item ID", "id"), ("product_id", "id"), ("Código", "id"), (" CODIGO ", "id"), ("Referencia", "id"),
+        ("Artículo", "id"), ("ref", "id"), ("Título", "name"), ("Plato", "name"), ("Dish", "name"),
+        ("ITEM", "name"), ("Producto", "name"), ("Price (USD)", "price"), ("Precio ($)", "price"),
+        ("precio_usd", "price"), ("PVP", "price"), ("Coste", "price"), ("costo", "price"),
+        ("Importe", "price"), ("Moneda", "currency"), ("Divisa", "currency"), ("Tipo", "category"),
+        ("Sección", "category"), ("Department", "category"), ("Fabricante", "brand"),
+        ("Manufacturer", "brand"), ("Detalles", "description"), ("desc", "description"),
+        ("Existencias", "stock"), ("Cantidad", "stock"), ("Disponibles", "stock"), ("inventory", "stock"),
+        ("units", "stock"), ("Etiquetas", "tags"), ("Dietas", "tags"), ("Dietary", "tags"), ("labels", "tags"),
+    ],
+)
+def test_header_variants(header: str, role: str) -> None:
+    assert detect_roles([header]).roles == {header.strip(): role}
+
+
+@pytest.mark.parametrize("header", ["Color", "Notas", "Weight (kg)", "Alérgenos", ""])
+def test_unknown_headers_get_no_role(header: str) -> None:
+    assert detect_roles([header]).roles == {}
+
+
+def test_each_role_goes_to_the_first_matching_column() -> None:
+    mapping = detect_roles(["title", "name", "precio", "price"])
+    assert mapping.roles == {"title": "name", "precio": "price"}
+    assert mapping.header_for("name") == "title"
+    assert mapping.header_for("brand") is None
+
+
+def test_headers_are_cleaned() -> None:
+    mapping = detect_roles(["\ufeffSKU ", "  Name\t", "", "Name"])
+    assert mapping.headers == ("SKU", "Name", "column 3", "Name (2)")
+    assert mapping.roles == {"SKU": "id", "Name": "name"}
+
+
+def test_overrides_win_over_detection() -> None:
+    mapping = detect_roles(["Artikelnr", "Bezeichnung", "name", "Preis"], {"Artikelnr": "id", "Bezeichnung": "name"})
+    assert mapping.roles == {"Artikelnr": "id", "Bezeichnung": "name"}
+    assert mapping.header_for("name") == "Bezeichnung"
+
+
+def test_override_keys_match_case_and_accent_insensitively() -> None:
+    mapping = detect_roles(["ArtikelNr", "Descripción"], {"artikelnr": "id", "descripcion": "name"})
+    assert mapping.roles == {"ArtikelNr": "id", "Descripción": "name"}
+
+
+def test_override_for_missing_column_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    mapping = detect_roles(["name"], {"Artikelnr": "id"})
+    assert mapping.roles == {"name": "name"}
+    assert "Artikelnr" in caplog.text
+
+
+def test_unknown_role_names_the_valid_roles() -> None:
+    with pytest.raises(ValueError, match="unknown role 'precio'") as info:
+        detect_roles(["Preis"], {"Preis": "precio"})
+    assert ", ".join(ROLES) in str(info.value)
+
+
+def test_one_role_for_two_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="both"):
+        detect_roles(["a", "b"], {"a": "name", "b": "name"})
+
+
+# --------------------------------------------------------------------------- prices
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$1,999.00", (1999.0, "USD")),
+        ("1.999,50 €", (1999.5, "EUR")),
+        ("15", (15.0, None)),
+        ("12,50", (12.5, None)),
+        ("12.5", (12.5, None)),
+        ("€12", (12.0, "EUR")),
+        ("USD 12.50", (12.5, "USD")),
+        ("12.50 mxn", (12.5, "MXN")),
+        ("£3.20", (3.2, "GBP")),
+        ("R$ 10,90", (10.9, "BRL")),
+        ("1 999,50 €", (1999.5, "EUR")),
+        ("1'999.50", (1999.5, None)),
+        ("1,234,567", (1234567.0, None)),
+        ("0.125", (0.125, None)),
+        ("$12.000", (12000.0, "USD")),
+        ("-3.5", (-3.5, None)),
+        ("  7 ", (7.0, None)),
+    ],
+)
+def test_parse_price(text: str, expected: tuple[float, str | None]) -> None:
+    assert parse_price(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "", "12-15", "1.2.3", "12 apples", "gratis", "12 15"])
+def test_parse_price_refuses_non_numbers(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_price(text)
+
+
+# --------------------------------------------------------------------------- ids
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [("Crème Brûlée (large)", "creme-brulee-large"), ("Ñandú", "nandu"), ("  Hello,  World!  ", "hello-world"), ("!!!", "")],
+)
+def test_slugify(text: str, slug: str) -> None:
+    assert slugify(text) == slug
+
+
+def test_section_id() -> None:
+    assert section_id("policies", "Store hours & location") == "policies#store-hours-location"
+    assert section_id("info", "Formas de pago") == "info#formas-de-pago"
+    assert section_id("info", "¿Envíos a domicilio?") == "info#envios-a-domicilio"
+
+
+# --------------------------------------------------------------------------- row_to_document
+
+HEADERS = ["SKU", "Nombre", "Precio", "Categoría", "Stock", "Notas", "Etiquetas"]
+ROW = {
+    "SKU": " A-100 ", "Nombre": "Lasaña  de la casa", "Precio": "12,50 €", "Categoría": "Platos",
+    "Stock": "7", "Notas": "", "Etiquetas": "vegetariano, sin nueces",
+}
+
+
+def sample_document(line: int = 2, **changes: str):
+    return row_to_document({**ROW, **changes}, mapping=detect_roles(HEADERS), source="data/menu.csv", line=line)
+
+
+def test_page_content_format() -> None:
+    assert sample_document().page_content == (
+        "Lasaña de la casa\n"
+        "SKU: A-100\n"
+        "Precio: 12,50 €\n"
+        "Categoría: Platos\n"
+        "Stock: 7\n"
+        "Etiquetas: vegetariano, sin nueces"
+    )
+
+
+def test_metadata_contract() -> None:
+    document = sample_document()
+    assert document.id == "A-100"
+    expected = {
+        "id": "A-100", "name": "Lasaña de la casa", "source": "menu.csv", "line": 2, "kind": "row",
+        "price": 12.5, "currency": "EUR", "category": "Platos", "stock": 7, "tags": "vegetariano, sin nueces",
+    }
+    assert {k: v for k, v in document.metadata.items() if k != "content_hash"} == expected
+    assert isinstance(document.metadata["price"], float)
+    assert isinstance(document.metadata["stock"], int)
+    assert_chroma_safe(document.metadata)
+
+
+def test_content_hash_ignores_line_but_not_values() -> None:
+    first, moved, changed = sample_document(line=2), sample_document(line=40), sample_document(Stock="8")
+    assert first.metadata["content_hash"] == moved.metadata["content_hash"]
+    assert first.metadata["content_hash"] != changed.metadata["content_hash"]
+    rest = {k: v for k, v in first.metadata.items() if k not in ("line", "content_hash")}
+    raw = first.page_content + json.dumps(rest, sort_keys=True, ensure_ascii=False)
+    assert first.metadata["content_hash"] == hashlib.sha256(raw.encode()).hexdigest()
+    assert content_hash(first.page_content, first.metadata) == first.metadata["content_hash"]
+
+
+def test_id_falls_back_to_the_slug_of_the_name() -> None:
+    document = sample_document(SKU="")
+    assert document.id == "lasana-de-la-casa"
+    assert "SKU" not in document.page_content
+
+
+def test_id_falls_back_to_a_content_hash_without_id_or_name_columns() -> None:
+    fields = {"Color": "red", "Size": "L"}
+    document = row_to_document(fields, mapping=None, source="x.csv", line=3)
+    assert document.page_content == "Color: red\nSize: L"
+    assert document.id == hashlib.sha256(document.page_content.encode()).hexdigest()[:16]
+    assert document.metadata["name"] == "Color: red"
+    assert document.metadata["Color"] == "red"
+
+
+def test_name_without_a_sluggable_character_gets_a_hash_id() -> None:
+    document = row_to_document({"name": "★★★", "price": "3"}, mapping=None, source="x.csv", line=2)
+    assert len(document.id) == 16 and document.metadata["name"] == "★★★"
+
+
+def test_row_without_name_or_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="row has no name or id: fill in the 'Nombre' column"):
+        sample_document(SKU=" ", Nombre="")
+
+
+def test_bad_price_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"price 'abc' is not a number: use digits like 19\.99"):
+        sample_document(Precio="abc")
+
+
+def test_stock_that_is_not_an_integer_stays_text() -> None:
+    assert sample_document(Stock="pocos").metadata["stock"] == "pocos"
+
+
+def test_currency_column_wins_over_the_symbol() -> None:
+    mapping = detect_roles(["name", "price", "moneda"])
+    fields = {"name": "Té", "price": "$5", "moneda": "mxn"}
+    document = row_to_document(fields, mapping=mapping, source="x.csv", line=2)
+    assert document.metadata["currency"] == "MXN"
+    assert document.metadata["price"] == 5.0
+
+
+def test_currency_from_the_price_header() -> None:
+    document = row_to_document({"name": "Té", "Precio (USD)": "5"}, mapping=None, source="x.csv", line=2)
+    assert document.metadata["currency"] == "USD"
+
+
+def test_price_without_currency_has_no_currency_key() -> None:
+    document = row_to_document({"name": "Té", "price": "5"}, mapping=None, source="x.csv", line=2)
+    assert "currency" not in document.metadata
+
+
+def test_plain_column_that_clashes_with_a_reserved_key_is_renamed() -> None:
+    mapping = detect_roles(["Bezeichnung", "source", "price"], {"Bezeichnung": "name"})
+    fields = {"Bezeichnung": "Tee", "source": "Kenya", "price": "3"}
+    document = row_to_document(fields, mapping=mapping, source="x.csv", line=2)
+    assert document.metadata["source"] == "x.csv"
+    assert document.metadata["column source"] == "Kenya"
+
+
+def test_native_numbers_from_json_or_excel() -> None:
+    fields = {"name": "Café", "price": 3, "stock": 12.0, "weight": 0.25, "vegan": True, "notes": None}
+    document = row_to_document(fields, mapping=None, source="x.json", line=1)
+    assert document.metadata["price"] == 3.0
+    assert document.metadata["stock"] == 12
+    assert document.metadata["weight"] == "0.25"
+    assert document.metadata["vegan"] == "true"
+    assert "notes" not in document.metadata
+    assert document.page_content == "Café\nprice: 3\nstock: 12\nweight: 0.25\nvegan: true"
+
+
+def test_column_mapping_header_for() -> None:
+    mapping = ColumnMapping(headers=("a", "b"), roles={"b": "price"})
+    assert mapping.header_for("price") == "b"
+    assert mapping.header_for("id") is None
