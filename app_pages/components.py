@@ -27,10 +27,10 @@ def md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("$", "\\$").replace("~", "\\~")
 
 
-def when(iso: str) -> str:
+def when(iso: str, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     """'2025-11-22T10:31:05+00:00' -> '2025-11-22 10:31 UTC' (as stored: UTC)."""
     try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromisoformat(iso).strftime(fmt)
     except ValueError:
         return iso
 
@@ -48,6 +48,19 @@ def progress_callback(bar) -> Callable[[str, int, int], None]:
     return update
 
 
+def tidy_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Readable column order for catalog rows: id, name, short fields (most filled first), long texts, provenance."""
+    if df.empty:
+        return df
+    head = [c for c in ("id", "name") if c in df.columns]
+    tail = [c for c in ("source", "line") if c in df.columns]
+    rest = [c for c in df.columns if c not in (*head, *tail)]
+    width = {c: df[c].dropna().astype(str).str.len().mean() for c in rest}
+    short = sorted((c for c in rest if width[c] <= 40), key=lambda c: -df[c].notna().sum())
+    long = [c for c in rest if not width[c] <= 40]
+    return df[[*head, *short, *long, *tail]]
+
+
 def sources_table(info: StoreInfo) -> pd.DataFrame:
     rows = [
         {"file": name, "rows": meta.get("rows"), "ingested": when(meta.get("ingested_at", ""))}
@@ -61,9 +74,9 @@ def store_summary(info: StoreInfo | None) -> None:
     if info is None:
         st.caption("No index yet — add files on the **Catalog** page.")
         return
-    st.markdown(f"**{plural(info.count, 'row')}** · refreshed {when(info.updated_at)}")
-    for name, meta in sorted(info.sources.items()):
-        st.caption(f"📄 {name} — {plural(int(meta.get('rows') or 0), 'row')}")
+    st.markdown(f"**{plural(info.count, 'row')}** in the index")
+    files = [f"📄 {name} — {plural(int(m.get('rows') or 0), 'row')}" for name, m in sorted(info.sources.items())]
+    st.caption("  \n".join([f"Refreshed {when(info.updated_at)}", *files]))
 
 
 def answer_details(msg: dict[str, Any]) -> None:
@@ -77,7 +90,7 @@ def answer_details(msg: dict[str, Any]) -> None:
     rows = msg.get("sources") or []
     if rows:
         with st.expander(f"Sources ({plural(len(rows), 'row')})"):
-            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            st.dataframe(tidy_columns(pd.DataFrame(rows)), hide_index=True, placeholder="")
     t = msg.get("timings") or {}
     if t:
         parts = [f"first token {t['first_token_s']:.1f} s"] if "first_token_s" in t else []

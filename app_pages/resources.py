@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 from langchain_core.documents import Document
 
+from app_pages.components import tidy_columns
 from rag.chain import source_row
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
 from rag.settings import load_settings
@@ -87,4 +88,7 @@ def catalog_rows(collection: str) -> pd.DataFrame:
         source_row(Document(id=i, page_content="", metadata=m or {}))
         for i, m in zip(got["ids"], got["metadatas"], strict=True)
     ]
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if {"source", "line"} <= set(df.columns):
+        df = df.sort_values(["source", "line"], kind="stable", ignore_index=True)
+    return tidy_columns(df)

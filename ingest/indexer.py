@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +60,28 @@ class IngestReport:
         return dict(Counter(f for fields in self.updated.values() for f in fields))
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["rejected"] = [{"source": e.source, "line": e.line, "reason": e.reason, "message": str(e)} for e in self.rejected]
-        d["counts"] = {
+        """Counts at the top level (``added``, ``updated``, …) and the lists under ``details``."""
+        return {
+            "store": self.store,
+            "files": self.files,
+            "dry_run": self.dry_run,
+            "rebuilt": self.rebuilt,
             "added": len(self.added),
             "updated": len(self.updated),
             "removed": len(self.removed),
             "unchanged": self.unchanged,
             "rejected": len(self.rejected),
+            "field_changes": self.field_changes(),
+            "total": self.total,
+            "embedded": self.embedded,
+            "seconds": self.seconds,
+            "details": {
+                "added": self.added,
+                "updated": self.updated,
+                "removed": self.removed,
+                "rejected": [{"source": e.source, "line": e.line, "reason": e.reason, "message": str(e)} for e in self.rejected],
+            },
         }
-        d.update(d["counts"])  # flat counts too, for scripts
-        d["field_changes"] = self.field_changes()
-        return d
 
     def summary(self) -> str:
         """One human line, e.g. "techstore: 3 added, 12 updated (12 price), 0 removed, 40 unchanged, 1 rejected"."""

@@ -5,7 +5,7 @@ semicolons in a Windows code page, TSV, JSON, Excel, a Markdown or text page of 
 a PDF menu. :func:`load_file` accepts all of them and returns one Document per product row
 (or per Markdown section / text section / PDF page). Problems with single rows never sink
 the file: they come back as :class:`RowError` lines a shop owner can act on ("line 12: row
-has 11 values but the header has 9 columns: quote values that contain commas"). Problems
+has 11 values but the header has 9 columns: put quotes around values that contain commas"). Problems
 with the whole file raise :class:`rag.errors.CatalogFileError` with the fix in the message.
 
 The row -> Document contract (ids, metadata, page_content) lives in :mod:`ingest.mapping`.
@@ -415,7 +415,7 @@ def _csv_records(lines: Sequence[str], delimiter: str) -> Iterator[_CsvRecord]:
     width: int | None = None
     position = 0
     while position < len(lines):
-        reader = csv.reader(islice(lines, position, None), delimiter=delimiter, strict=True)
+        reader = csv.reader(islice(lines, position, None), delimiter=delimiter, skipinitialspace=True, strict=True)
         consumed, restart = 0, None
         try:
             for cells in reader:
@@ -457,8 +457,8 @@ def _swallowed_rows(cells: Sequence[str], width: int, delimiter: str) -> bool:
 
 def _unmatched_quote(start: int, end: int) -> str:
     return (
-        f"unmatched quote: the value opened with \" here runs on to line {end} and swallows "
-        f"the rows in between: close the quote, or remove it (lines {start + 1}-{end} were read again)"
+        f"unmatched quote: the value opened with \" on this line runs on to line {end}: "
+        "close the quote, or remove it (the lines after this one were still read)"
     )
 
 
@@ -534,13 +534,14 @@ def _json_items(data: Any, source: str) -> list[Any]:
 def _load_jsonl(file: Path, source: str, overrides: Mapping[str, str]) -> LoadResult:
     text = _read_text(file, source)
     rows: list[_Row] = []
-    for number, line in enumerate(io.StringIO(text), start=1):
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            rows.append(_Row(number, error=f"not valid JSON ({exc.msg} at column {exc.colno}): fix or remove this line"))
+            reason = f"not valid JSON ({exc.msg} at column {exc.colno}): fix or remove this line"
+            rows.append(_Row(number, error=reason))
             continue
         rows.append(_json_row(number, item, "line"))
     return _tabular_result(source, _union_headers(rows), rows, overrides)
@@ -548,8 +549,9 @@ def _load_jsonl(file: Path, source: str, overrides: Mapping[str, str]) -> LoadRe
 
 def _json_row(number: int, item: Any, what: str) -> _Row:
     if not isinstance(item, dict):
-        kind = type(item).__name__ if item is not None else "null"
-        return _Row(number, error=f"{what} is a {kind}, not an object: write each product as {{\"name\": ..., \"price\": ...}}")
+        found = json.dumps(item, ensure_ascii=False)[:40]
+        shape = '{"name": ..., "price": ...}'
+        return _Row(number, error=f"{what} is not an object (found {found}): write each product as {shape}")
     return _Row(number, fields=_flatten(item))
 
 
@@ -677,7 +679,8 @@ def _load_pdf(file: Path, source: str, overrides: Mapping[str, str]) -> LoadResu
             errors.append(RowError(source, number, f"text could not be extracted ({exc}): export the PDF again"))
             continue
         if text:
-            documents.append(_section_document(f"{stem}#p{number}", f"{file.stem} p.{number}", text, file, number, "page"))
+            name = f"{file.stem} p.{number}"
+            documents.append(_section_document(f"{stem}#p{number}", name, text, file, number, "page"))
     if not documents:
         raise CatalogFileError(
             f"{source} has no extractable text (it may be scanned images): export it with text, "
@@ -722,8 +725,8 @@ def _markdown_sections(text: str, stem: str) -> list[tuple[int, str, str]]:
     """
     sections: list[tuple[int, str, list[str]]] = [(1, stem, [])]
     in_fence = False
-    for number, line in enumerate(io.StringIO(text), start=1):
-        line = line.rstrip("\r\n")
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        line = line.rstrip("\n")
         if _MD_FENCE.match(line):
             in_fence = not in_fence
         heading = None if in_fence else _MD_HEADING.match(line)
@@ -757,7 +760,7 @@ def _load_text(file: Path, source: str, overrides: Mapping[str, str]) -> LoadRes
 def _paragraph_units(text: str) -> list[tuple[int, str]]:
     """(first line, text) of each blank-line-separated paragraph; long ones split at line ends."""
     paragraphs: list[list[tuple[int, str]]] = [[]]
-    for number, line in enumerate(io.StringIO(text), start=1):
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
         if line.strip():
             paragraphs[-1].append((number, line.rstrip()))
         elif paragraphs[-1]:

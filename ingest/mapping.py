@@ -280,7 +280,10 @@ def slugify(text: str) -> str:
 
 
 def section_id(file_stem: str, heading: str) -> str:
-    """Stable id of a document section: ``("policies", "Store hours & location")`` -> ``policies#store-hours-location``."""
+    """Stable id of a document section.
+
+    ``("policies", "Store hours & location")`` -> ``"policies#store-hours-location"``.
+    """
     return f"{slugify(file_stem) or 'file'}#{slugify(heading) or 'section'}"
 
 

@@ -19,6 +19,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
+from rag.direct import direct_answer
 from rag.errors import QuestionError
 from rag.prompts import (
     LANGUAGE_NAMES,
@@ -35,6 +36,8 @@ from rag.prompts import (
     strip_citation_markers,
     ungrounded_numbers,
 )
+
+MAX_PROMPT_ROWS = 8  # prompt length is latency on 2 cores
 
 # Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
 HIDDEN_KEYS = {"content_hash", "kind", "score"}
@@ -92,14 +95,15 @@ def validate_question(question: str, max_chars: int) -> str:
 
 
 def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str = "USD") -> Runnable:
-    """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "missing", "answer"}``.
+    """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "meaning", "missing", "direct", "answer"}``.
 
-    ``answer`` is the raw model text (or :data:`REFUSAL_TOKEN` when the guard decided);
+    ``answer`` is the raw model text, :data:`REFUSAL_TOKEN` when the guard decided, or the
+    exact text of a :class:`~rag.direct.DirectAnswer` built from row metadata;
     streaming the chain streams ``answer`` token by token after ``docs`` arrives.
     """
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
-            "context": format_rows(x["docs"]),
+            "context": format_rows(x["docs"][:MAX_PROMPT_ROWS]),
             "question": x["question"],
             "language": LANGUAGE_NAMES[x["language"]],
             "currency": currency_label(currency),
@@ -107,16 +111,22 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
 
     generate = RunnableLambda(prompt_vars) | PROMPT | llm | StrOutputParser()
 
+    interpret = getattr(retriever, "interpret", None)
+
     def route(x: dict[str, Any]) -> Runnable | str:
-        """Skip the LLM when the guard already knows the answer is a refusal."""
+        """Skip the LLM when the answer is already known: a refusal, or an exact answer from metadata."""
         if not x["docs"] or x["missing"]:
             return REFUSAL_TOKEN
+        if x["direct"] is not None:
+            return x["direct"].text
         return generate  # LangChain invokes/streams a returned Runnable with the same input
 
     return (
         RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]))
         .assign(docs=(lambda x: x["question"]) | retriever)
+        .assign(meaning=lambda x: interpret(x["question"]) if interpret else None)
         .assign(missing=lambda x: missing_concepts(x["question"], x["docs"]))
+        .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency))
         .assign(answer=RunnableLambda(route))
     )
 
@@ -129,6 +139,10 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
         return Answer(question, missing_field_message(result["missing"], docs, language), True, language, [], docs, timings=timings or {})
     if not docs or is_refusal(raw) or not raw.strip():
         return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings or {})
+    direct = result.get("direct")
+    if direct is not None:
+        cited = [d for d in docs if d.id in direct.cited]
+        return Answer(question, direct.text, False, language, cited, docs, timings=timings or {})
     cited = [docs[i] for i in cited_indices(raw, docs)]
     text = strip_citation_markers(raw)
     return Answer(

@@ -23,7 +23,7 @@ SYSTEM_PROMPT = (
     "You are a shop assistant. Answer ONLY from the catalog rows in the user message. "
     "Copy names, prices and specs exactly as written in the rows; never guess or add facts. "
     "If the rows do not answer the question, reply with exactly " + REFUSAL_TOKEN + ". "
-    "Be brief: at most 3 sentences, no preamble."
+    "Be brief: one to three sentences, naming the product and the facts asked for. No preamble, no lists of specs."
 )
 
 HUMAN_TEMPLATE = "Catalog rows (prices in {currency}):\n{context}\n\nQuestion: {question}\nAnswer in {language}."
@@ -108,7 +108,7 @@ def normalise(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _doc_text(doc: Document) -> str:
+def doc_text(doc: Document) -> str:
     keys = " ".join(str(k) for k in doc.metadata)
     return normalise(f"{doc.page_content} {keys}")
 
@@ -116,7 +116,7 @@ def _doc_text(doc: Document) -> str:
 def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConcept]:
     """Concepts the question asks for that no retrieved row mentions at all."""
     q = normalise(question)
-    texts = [_doc_text(d) for d in docs]
+    texts = [doc_text(d) for d in docs]
     missing = []
     for concept in CONCEPTS:
         if any(re.search(p, q) for p in concept.asks) and not any(e in t for t in texts for e in concept.evidence):
@@ -154,9 +154,10 @@ def _canon_number(raw: str) -> str:
         s = s.replace(".", "").replace(",", ".")
     else:
         s = s.replace(",", ".")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s.lstrip("0") or "0"
+    whole, _, frac = s.partition(".")
+    whole = whole.lstrip("0") or "0"
+    frac = frac.rstrip("0")
+    return f"{whole}.{frac}" if frac else whole
 
 
 def numbers_in(text: str) -> set[str]:
@@ -183,15 +184,23 @@ def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
         return explicit
     a = normalise(answer)
     a_nums = numbers_in(answer)
-    hits = []
+    # Longest names first, each match blanked out, so "iPhone 15" does not also match inside "iPhone 15 Pro".
+    names = sorted(
+        ((normalise(str(d.metadata.get("name", ""))), i) for i, d in enumerate(docs)), key=lambda x: -len(x[0])
+    )
+    hits = set()
+    for name, i in names:
+        if name and name in a:
+            hits.add(i)
+            a = a.replace(name, " ")
     for i, d in enumerate(docs):
-        name = normalise(str(d.metadata.get("name", "")))
         doc_id = normalise(str(d.metadata.get("id", "")))
         price = d.metadata.get("price")
-        if (name and name in a) or (doc_id and doc_id in a) or (
-            isinstance(price, (int, float)) and _canon_number(f"{price:.2f}") in a_nums
+        if (doc_id and doc_id in normalise(answer)) or (
+            not hits and isinstance(price, (int, float)) and _canon_number(f"{price:.2f}") in a_nums
         ):
-            hits.append(i)
+            hits.add(i)
+    hits = sorted(hits)
     return hits or ([0] if docs else [])
 
 

@@ -1,9 +1,10 @@
 """Hybrid retrieval over a store: vector search + BM25, fused by reciprocal rank.
 
 Vectors find paraphrases and other languages; BM25 finds the exact words staff type
-(model numbers, "carbonara", "M2"); an id/SKU typed in the question always comes first.
+(model numbers, "carbonara", "M2"); an id/SKU or a full product name typed in the question
+comes first. Structured constraints (see :mod:`rag.filters`) are applied on metadata.
 The retriever looks the store's live collection up on every call, so it follows a
-re-ingest without a restart and rebuilds its BM25 index only when the version changes.
+re-ingest without a restart and rebuilds its lexical index only when the version changes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -19,18 +21,22 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.prompts import normalise
+from rag.filters import QueryFilter, matches, parse_filters
+from rag.prompts import CONCEPTS, doc_text, normalise
 from rag.store import CatalogIndex
 
 logger = logging.getLogger(__name__)
 
 RRF_K = 60
-PREFIX_LEN = 6  # crude stemming: "vegetarianas"/"vegetariano"/"vegetarian" -> "vegeta"
+EXACT_ID_BOOST = 1.0  # an id/SKU typed in the question always wins
+FULL_NAME_BOOST = 0.5  # "iPhone 15" named in full beats "Case for iPhone 15"
+PREFIX_LEN = 5  # crude stemming + typo tolerance: "vegetarianas"/"vegetarian" -> "veget", "iphon" ~ "iphone"
+GENERIC = {"pro", "plus", "max", "mini", "the", "de", "la", "con", "al", "and", "with", "for", "para"}
 STOPWORDS = {
     "the", "a", "an", "of", "for", "and", "or", "is", "are", "do", "does", "you", "have", "has", "what", "which",
     "how", "much", "many", "in", "on", "with", "to", "it", "i", "me", "your", "any", "can", "there",
     "el", "la", "los", "las", "de", "del", "y", "o", "que", "es", "son", "un", "una", "en", "con", "para", "por",
-    "me", "mi", "tu", "se", "lo", "al", "hay", "tienen", "tiene", "cual", "cuanto", "cuanta", "como",
+    "mi", "tu", "se", "lo", "al", "hay", "tienen", "tiene", "cual", "cuanto", "cuanta", "como",
 }
 
 
@@ -43,15 +49,38 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class _Lexical:
-    """BM25 over one collection version (built once per version)."""
+def _phrase(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", normalise(text)))
 
-    def __init__(self, ids: list[str], docs: list[Document]) -> None:
-        self.ids = ids
+
+@dataclass(frozen=True)
+class Interpretation:
+    """How the retriever read a question: its constraints and the rows it names."""
+
+    filter: QueryFilter
+    named_ids: tuple[str, ...] = ()  # rows named by a distinctive word or in full, best first
+    exact_ids: tuple[str, ...] = ()  # ids/SKUs typed in the question
+    list_question: bool = False  # asks for several rows (filters applied as hard constraints)
+    matching: int = 0  # rows satisfying the hard constraints of a list question
+
+
+class LexicalIndex:
+    """BM25 plus name/id lookups over one collection version (built once per version)."""
+
+    def __init__(self, docs: list[Document]) -> None:
         self.docs = docs
         corpus = [tokenize(f"{d.page_content} {d.metadata.get('id', '')}") for d in docs]
         self.bm25 = BM25Okapi(corpus) if corpus else None
-        self.by_id = {normalise(str(d.metadata.get("id", i))): k for k, (i, d) in enumerate(zip(ids, docs, strict=True))}
+        self.by_id = {normalise(str(d.metadata.get("id", d.id))): k for k, d in enumerate(docs)}
+        self.categories = {str(d.metadata["category"]) for d in docs if d.metadata.get("category")}
+        category_tokens = {t for c in self.categories for t in tokenize(c)}
+        self.name_tokens = [set(tokenize(str(d.metadata.get("name", "")))) - GENERIC - category_tokens for d in docs]
+        self.name_df: dict[str, int] = {}
+        for toks in self.name_tokens:
+            for t in toks:
+                self.name_df[t] = self.name_df.get(t, 0) + 1
+        self.phrases = [_phrase(str(d.metadata.get("name", ""))) for d in docs]
+        self.texts = [doc_text(d) for d in docs]
 
     def search(self, query: str, n: int) -> list[int]:
         if self.bm25 is None:
@@ -61,9 +90,27 @@ class _Lexical:
         return [i for i in order[:n] if scores[i] > 0]
 
     def exact_ids(self, query: str) -> list[int]:
-        norm = normalise(query)
-        codes = re.findall(r"[a-z0-9]+(?:[-_][a-z0-9]+)+|[a-z]*\d[a-z0-9]*", norm)
+        codes = re.findall(r"[a-z0-9]+(?:[-_][a-z0-9]+)+|[a-z]*\d[a-z0-9]*", normalise(query))
         return [self.by_id[c] for c in codes if c in self.by_id]
+
+    def full_names(self, query: str) -> list[int]:
+        """Rows whose whole name appears in the question; a name inside a longer matched name doesn't count."""
+        q = f" {_phrase(query)} "
+        hits = sorted((i for i, p in enumerate(self.phrases) if len(p) >= 3 and f" {p} " in q), key=lambda i: -len(self.phrases[i]))
+        kept: list[int] = []
+        for i in hits:
+            if not any(self.phrases[i] in self.phrases[j] for j in kept):
+                kept.append(i)
+        return kept
+
+    def named(self, query: str) -> list[int]:
+        """Rows named by a distinctive name word ("carbonara", "zenbook") or in full, best match first."""
+        q = set(tokenize(query))
+        scored = {i: 100 for i in self.full_names(query)}
+        for i, toks in enumerate(self.name_tokens):
+            if any(self.name_df[t] <= 3 and not t.isdigit() for t in toks & q):
+                scored.setdefault(i, len(toks & q))
+        return sorted(scored, key=lambda i: -scored[i])
 
 
 class CatalogRetriever(BaseRetriever):
@@ -79,55 +126,134 @@ class CatalogRetriever(BaseRetriever):
     embeddings: Any
     embedding_id: str
     k: int = 4
-    mode: str = "hybrid"  # or "vector"
+    list_k: int = 8  # rows given to the LLM for "which/what options" questions
+    filtered_list_k: int = 30  # rows for filtered lists, which are answered from metadata (no prompt cost)
+    mode: str = "hybrid"  # or "vector" (the plain baseline: no BM25, no filters)
     candidates: int = 20
+    filtered_candidates: int = 200
 
-    _lexical: _Lexical | None = PrivateAttr(default=None)
+    _lexical: LexicalIndex | None = PrivateAttr(default=None)
     _version: str | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def _lexical_for(self, collection_name: str, col) -> _Lexical:
+    def lexical(self) -> tuple[Any, Any, LexicalIndex]:
+        """(store info, live collection, lexical index of that collection)."""
+        info, col = self.index.live_collection(self.store, self.embedding_id)
         with self._lock:
-            if self._version != collection_name:
+            if self._version != info.collection:
                 got = col.get(include=["documents", "metadatas"])
                 docs = [
                     Document(id=i, page_content=t or "", metadata=m or {})
                     for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
                 ]
-                self._lexical = _Lexical(got["ids"], docs)
-                self._version = collection_name
-            return self._lexical
+                self._lexical = LexicalIndex(docs)
+                self._version = info.collection
+            return info, col, self._lexical
+
+    def interpret(self, query: str) -> Interpretation:
+        """Constraints and named rows of a question (the chain uses this for exact, deterministic answers)."""
+        if self.mode != "hybrid":
+            return Interpretation(filter=QueryFilter())
+        _, _, lex = self.lexical()
+        return self._interpret(query, lex)
+
+    @staticmethod
+    def _interpret(query: str, lex: LexicalIndex) -> Interpretation:
+        filt = parse_filters(query, lex.categories)
+        named = tuple(lex.docs[i].id for i in lex.named(query))
+        exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
+        list_question = filt.wants_list and not named and not exact
+        matching = 0
+        if list_question and filt.hard:
+            rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
+            scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
+            matching = len(scoped or rows)
+        return Interpretation(filt, named, exact, list_question, matching)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        info, col = self.index.live_collection(self.store, self.embedding_id)
-        n = min(self.candidates, max(info.count, 1))
-        vec = col.query(
-            query_embeddings=[self.embeddings.embed_query(query)],
-            n_results=n,
-            include=["documents", "metadatas", "distances"],
-        )
-        vec_ids = vec["ids"][0]
-        pool: dict[str, Document] = {
+        if self.mode != "hybrid":
+            info, col = self.index.live_collection(self.store, self.embedding_id)
+            pool, fused = self._vector(col, query, min(self.candidates, max(info.count, 1)))
+            return self._top(pool, fused, self.k)
+        info, col, lex = self.lexical()
+        meaning = self._interpret(query, lex)
+        filt = meaning.filter
+        hard = filt.hard and meaning.list_question
+        n = min(self.filtered_candidates if hard else self.candidates, max(info.count, 1))
+        pool, fused = self._vector(col, query, n)
+
+        def bump(doc: Document, amount: float) -> None:
+            pool.setdefault(doc.id, Document(id=doc.id, page_content=doc.page_content, metadata=dict(doc.metadata)))
+            fused[doc.id] = fused.get(doc.id, 0.0) + amount
+
+        for rank, idx in enumerate(lex.search(query, n)):
+            bump(lex.docs[idx], 1.0 / (RRF_K + rank + 1))
+        for idx in lex.exact_ids(query):
+            bump(lex.docs[idx], EXACT_ID_BOOST)
+        for idx in lex.full_names(query):
+            bump(lex.docs[idx], FULL_NAME_BOOST)
+        if hard:
+            allowed = {d.id for d in lex.docs if matches(d, filt)}
+            if allowed:  # a filter nothing satisfies is ignored rather than answering from nothing
+                for d in lex.docs:
+                    if d.id in allowed:
+                        bump(d, 0.0)
+                fused = {i: s for i, s in fused.items() if i in allowed}
+        for doc_id in fused:
+            if filt.categories and pool[doc_id].metadata.get("category") in filt.categories:
+                fused[doc_id] += 0.5 / (RRF_K + 1)
+        if filt.sort and filt.categories and not meaning.named_ids:
+            self._rank_by_price(lex, fused, filt, bump)
+        k = self.k
+        if meaning.list_question:
+            k = max(self.k, self.filtered_list_k if hard else self.list_k)
+        self._cover_asked_concepts(query, lex, fused, k, bump)
+        return self._top(pool, fused, k)
+
+    def _vector(self, col, query: str, n: int) -> tuple[dict[str, Document], dict[str, float]]:
+        got = col.query(query_embeddings=[self.embeddings.embed_query(query)], n_results=n, include=["documents", "metadatas"])
+        ids = got["ids"][0]
+        pool = {
             i: Document(id=i, page_content=t or "", metadata=dict(m or {}))
-            for i, t, m in zip(vec_ids, vec["documents"][0], vec["metadatas"][0], strict=True)
+            for i, t, m in zip(ids, got["documents"][0], got["metadatas"][0], strict=True)
         }
-        fused: dict[str, float] = {}
-        for rank, doc_id in enumerate(vec_ids):
-            fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        if self.mode == "hybrid":
-            lex = self._lexical_for(info.collection, col)
-            for rank, idx in enumerate(lex.search(query, n)):
-                doc = lex.docs[idx]
-                pool.setdefault(doc.id, Document(id=doc.id, page_content=doc.page_content, metadata=dict(doc.metadata)))
-                fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            for idx in lex.exact_ids(query):
-                doc = lex.docs[idx]
-                pool.setdefault(doc.id, Document(id=doc.id, page_content=doc.page_content, metadata=dict(doc.metadata)))
-                fused[doc.id] = fused.get(doc.id, 0.0) + 1.0  # an exact id always wins
-        ranked = sorted(fused, key=lambda i: -fused[i])[: self.k]
+        return pool, {doc_id: 1.0 / (RRF_K + rank + 1) for rank, doc_id in enumerate(ids)}
+
+    @staticmethod
+    def _top(pool: dict[str, Document], fused: dict[str, float], k: int) -> list[Document]:
         out = []
-        for doc_id in ranked:
+        for doc_id in sorted(fused, key=lambda i: -fused[i])[:k]:
             doc = pool[doc_id]
             doc.metadata["score"] = round(fused[doc_id], 5)
             out.append(doc)
         return out
+
+    @staticmethod
+    def _rank_by_price(lex: LexicalIndex, fused, filt: QueryFilter, bump) -> None:
+        """'The cheapest pasta': rows of the named category, ordered by price, go first."""
+        priced = [
+            d for d in lex.docs
+            if d.metadata.get("category") in filt.categories and isinstance(d.metadata.get("price"), (int, float))
+            and (d.id in fused or not filt.hard)
+        ]
+        priced.sort(key=lambda d: d.metadata["price"], reverse=filt.sort == "desc")
+        for rank, d in enumerate(priced):
+            bump(d, 2.0 - rank * 0.01)
+
+    @staticmethod
+    def _cover_asked_concepts(query: str, lex: LexicalIndex, fused, k: int, bump) -> None:
+        """If the question asks for e.g. the warranty and no top row mentions it, bring in the best row that does."""
+        q = normalise(query)
+        position = {d.id: n for n, d in enumerate(lex.docs)}
+        for concept in CONCEPTS:
+            if not any(re.search(p, q) for p in concept.asks):
+                continue
+            top = sorted(fused, key=lambda i: -fused[i])[:k]
+            if any(any(e in lex.texts[position[i]] for e in concept.evidence) for i in top if i in position):
+                continue
+            for idx in lex.search(query, len(lex.docs)):
+                if any(e in lex.texts[idx] for e in concept.evidence):
+                    floor = fused[top[-1]] if top else 0.0
+                    bump(lex.docs[idx], max(0.0, floor - fused.get(lex.docs[idx].id, 0.0)) + 1e-6)
+                    break
+

@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", validate_default=True)
 
     # --- where things live -------------------------------------------------------------
-    data_dir: Path = Field(Path(".assistant"), description="Index, assembled models, logs.")
+    data_dir: Path = Field(Path(".assistant"), description="Index, locks, and (by default) assembled models.")
+    model_dir: Path | None = Field(None, description="Where packaged models are assembled (default: data_dir/models).")
     catalog_dir: Path = Field(SAMPLE_CATALOG_DIR, description="One sub-folder per sample store.")
     chroma_host: str | None = Field(None, description="Use a `chroma run` server instead of the local dir.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
 
     @property
     def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_dir or self.data_dir / "models"
 
     @property
     def locks_dir(self) -> Path:

@@ -151,7 +151,12 @@ def test_parse_price_refuses_non_numbers(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "slug"),
-    [("Crème Brûlée (large)", "creme-brulee-large"), ("Ñandú", "nandu"), ("  Hello,  World!  ", "hello-world"), ("!!!", "")],
+    [
+        ("Crème Brûlée (large)", "creme-brulee-large"),
+        ("Ñandú", "nandu"),
+        ("  Hello,  World!  ", "hello-world"),
+        ("!!!", ""),
+    ],
 )
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug

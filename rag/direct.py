@@ -1,0 +1,108 @@
+"""Exact answers for questions the metadata settles, without asking the LLM.
+
+A 1.5B model will happily say the carbonara is vegetarian or list a $1,899 laptop as
+"under $1,000". When the question is a structured one — a dietary yes/no about a named
+dish, a filtered list, the cheapest/most expensive of a category — the rows already hold
+the exact answer, so we write it from them: correct, cited and instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+
+from rag.filters import QueryFilter, matches
+
+TAG_NAMES = {
+    "en": {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten-free"},
+    "es": {"vegetarian": "vegetariano", "vegan": "vegano", "gluten-free": "sin gluten"},
+}
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "MXN": "$"}
+MAX_LISTED = 12
+
+
+@dataclass(frozen=True)
+class DirectAnswer:
+    text: str
+    cited: tuple[str, ...]
+
+
+def _money(value: float, currency: str) -> str:
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{value:,.2f}" if symbol else f"{value:,.2f} {currency}"
+
+
+def _row_line(doc: Document, currency: str) -> str:
+    price = doc.metadata.get("price")
+    name = doc.metadata.get("name", doc.id)
+    return f"- {name} — {_money(price, currency)}" if isinstance(price, (int, float)) else f"- {name}"
+
+
+def _describe(f: QueryFilter, language: str, currency: str) -> str:
+    parts = [TAG_NAMES[language][t] for t in f.tags] + list(f.categories)
+    word = "precio" if language == "es" else "price"
+    if f.max_price is not None:
+        parts.append(f"{word} ≤ {_money(f.max_price, currency)}")
+    if f.min_price is not None:
+        parts.append(f"{word} ≥ {_money(f.min_price, currency)}")
+    if f.in_stock:
+        parts.append("en stock" if language == "es" else "in stock")
+    return ", ".join(parts)
+
+
+def direct_answer(
+    language: str,
+    docs: Sequence[Document],
+    meaning,
+    currency: str = "USD",
+) -> DirectAnswer | None:
+    """The exact answer when the question is structured (see module doc), else None.
+
+    ``meaning`` is a :class:`rag.retrieval.Interpretation` (or None for retrievers without one).
+    """
+    if meaning is None or not docs:
+        return None
+    f: QueryFilter = meaning.filter
+    named = [d for i in meaning.named_ids[:1] for d in docs if d.id == i]
+
+    if f.tags and named and not meaning.list_question:
+        doc = named[0]
+        name = doc.metadata.get("name", doc.id)
+        has = matches(doc, QueryFilter(tags=f.tags))
+        tag = " / ".join(TAG_NAMES[language][t] for t in f.tags)
+        if language == "es":
+            text = f"Sí: «{name}» figura como {tag} en el catálogo." if has else f"No: «{name}» no figura como {tag} en el catálogo."
+        else:
+            text = f"Yes: “{name}” is marked {tag} in the catalog." if has else f"No: “{name}” is not marked {tag} in the catalog."
+        return DirectAnswer(text, (doc.id,))
+
+    if meaning.list_question and f.hard:
+        rows = [d for d in docs if matches(d, f) and d.metadata.get("kind", "row") == "row"]
+        in_category = [d for d in rows if d.metadata.get("category") in f.categories]
+        rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
+        if rows:
+            shown = rows[:MAX_LISTED]
+            head = "Opciones del catálogo" if language == "es" else "From the catalog"
+            text = f"{head} ({_describe(f, language, currency)}):\n" + "\n".join(_row_line(d, currency) for d in shown)
+            more = max(meaning.matching, len(rows)) - len(shown)
+            if more > 0:
+                text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
+            return DirectAnswer(text, tuple(d.id for d in shown))
+
+    if f.sort and f.categories and not named:
+        rows = [d for d in docs if d.metadata.get("category") in f.categories and isinstance(d.metadata.get("price"), (int, float))]
+        if rows:
+            pick = min if f.sort == "asc" else max
+            best = pick(rows, key=lambda d: d.metadata["price"])
+            name, price = best.metadata.get("name", best.id), _money(best.metadata["price"], currency)
+            cat = ", ".join(f.categories)
+            if language == "es":
+                adj = "más barato" if f.sort == "asc" else "más caro"
+                text = f"El producto {adj} de {cat} es «{name}», a {price}."
+            else:
+                adj = "cheapest" if f.sort == "asc" else "most expensive"
+                text = f"The {adj} in {cat} is “{name}” at {price}."
+            return DirectAnswer(text, (best.id,))
+    return None

@@ -1,0 +1,229 @@
+"""The Streamlit app end to end with AppTest: real e5 embeddings, real Chroma, real qwen-0.5b.
+
+The sample catalogs are ingested once per module into a temp data dir; each test points the
+app at it through ``CATALOG_*`` env vars (the conftest wipes those per test, so they are set
+per test). The app's process-wide caches are keyed by nothing, so the settings and index
+caches are cleared whenever a test changes the data dir; the models stay loaded.
+
+The answers are checked with the shipped default model (qwen-1.5b): qwen-0.5b is faster but
+deterministically answers "$999" for the iPhone 15 (the Pro's price) and "No, we do not sell
+the Samsung Galaxy S24" instead of refusing, so it cannot pass an honest content check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from app_pages import resources  # noqa: E402
+from ingest.__main__ import run as run_ingest  # noqa: E402
+from rag.factory import build_index  # noqa: E402
+from rag.settings import load_settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+MODEL_CACHE = ROOT / ".assistant" / "models"  # assembled GGUFs are reused across runs
+TIMEOUT = 180
+
+
+def app_env(data_dir: Path) -> dict[str, str]:
+    return {
+        "CATALOG_DATA_DIR": str(data_dir),
+        "CATALOG_LLM_PRESET": "qwen-1.5b",
+        "CATALOG_MODEL_DIR": str(MODEL_CACHE),
+    }
+
+
+def point_app_at(data_dir: Path, monkeypatch) -> None:
+    for key, value in app_env(data_dir).items():
+        monkeypatch.setenv(key, value)
+    resources.get_settings.clear()
+    resources.get_index.clear()
+
+
+@pytest.fixture(scope="module")
+def app_data(tmp_path_factory) -> Path:
+    """A data dir holding the sample catalogs, ingested once."""
+    data_dir = tmp_path_factory.mktemp("app-data")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in app_env(data_dir).items():
+            mp.setenv(key, value)
+        reports = run_ingest(settings=load_settings())
+    assert {r.store for r in reports} == {"techstore", "bella-italia"}
+    return data_dir
+
+
+@pytest.fixture
+def app(app_data, monkeypatch) -> AppTest:
+    """The app on the sample index, after its first run."""
+    point_app_at(app_data, monkeypatch)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    return at
+
+
+def ask(at: AppTest, question: str):
+    """Send ``question`` through the chat input; return the assistant message block."""
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    messages = at.chat_message
+    assert [m.name for m in messages][-2:] == ["user", "assistant"]
+    return messages[-1]
+
+
+def text_of(block) -> str:
+    return "\n".join(m.value for m in block.markdown)
+
+
+def frames(block) -> list[pd.DataFrame]:
+    return [d.value for d in block.dataframe]
+
+
+@pytest.mark.slow
+def test_ask_page_answers_with_price_and_cited_row(app):
+    assert app.title[0].value == "💬 Ask the catalog"
+    assert "techstore" in app.caption[0].value
+    assert app.selectbox(key="store").value == "techstore"
+    assert "How much RAM does the MacBook Pro have?" in [b.label for b in app.button]
+
+    reply = ask(app, "How much does the iPhone 15 cost?")
+
+    assert "799" in text_of(reply)
+    assert reply.expander[0].label.startswith("Sources (")
+    cited = pd.concat(frames(reply))
+    assert "TS-PHN-001" in set(cited["id"])
+    assert "iPhone 15" in set(cited["name"])
+    assert any("total" in c.value for c in reply.caption)
+    assert "How much RAM does the MacBook Pro have?" not in [b.label for b in app.button]
+    assert "Clear chat" in [b.label for b in app.button]
+
+    app.run()  # the next rerun replays the conversation from session state, sources included
+    assert [m.name for m in app.chat_message] == ["user", "assistant"]
+    assert "799" in text_of(app.chat_message[1])
+    assert "TS-PHN-001" in set(pd.concat(frames(app.chat_message[1]))["id"])
+
+
+@pytest.mark.slow
+def test_spanish_question_on_bella_italia(app):
+    app.selectbox(key="store").select("bella-italia").run()
+    assert not app.exception
+    assert "bella-italia" in app.caption[0].value
+    assert "¿Hacen delivery?" in [b.label for b in app.button]
+
+    reply = ask(app, "¿Cuánto cuesta la Lasaña de la Casa?")
+
+    assert "18" in text_of(reply)
+    cited = pd.concat(frames(reply))
+    assert "Lasaña de la Casa" in set(cited["name"])
+
+
+@pytest.mark.slow
+def test_out_of_catalog_question_is_refused_without_sources(app):
+    reply = ask(app, "Do you sell the Samsung Galaxy S24?")
+
+    assert "not in the catalog" in text_of(reply)
+    assert not reply.expander
+    assert not frames(reply)
+    assert app.session_state["chats"]["techstore"][-1]["refused"] is True
+
+
+def test_clear_chat_empties_the_store_history(app):
+    reply = ask(app, "How many calories does the iPhone 15 have?")  # refused by the guard: no LLM call
+    assert "does not list calories" in text_of(reply)
+    next(b for b in app.button if b.label == "Clear chat").click().run()
+
+    assert not app.exception
+    assert app.session_state["chats"]["techstore"] == []
+    assert not app.chat_message
+
+
+def test_catalog_page_lists_the_store_rows(app):
+    app.switch_page("app_pages/catalog.py").run()
+
+    assert not app.exception
+    assert app.title[0].value == "📦 Catalog · techstore"
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics["Rows"].replace(",", "")) >= 40
+    rows = next(df for df in (d.value for d in app.dataframe) if "TS-PHN-001" in set(df.get("id", [])))
+    assert len(rows) >= 40
+    assert list(rows.columns[:2]) == ["id", "name"]
+
+    next(t for t in app.text_input if t.label == "Search rows").input("iphone 15").run()
+    filtered = next(df for df in (d.value for d in app.dataframe) if "TS-PHN-001" in set(df.get("id", [])))
+    assert 1 <= len(filtered) < len(rows)
+    assert all("iphone 15" in " ".join(map(str, r)).lower() for r in filtered.itertuples(index=False))
+
+
+def test_invalid_new_store_name_is_explained(app):
+    app.switch_page("app_pages/catalog.py").run()
+    name_box = next(t for t in app.text_input if t.label == "New store name")
+    name_box.input("Bad Name!")
+    next(b for b in app.button if b.label == "Create store").click().run()
+
+    assert not app.exception
+    assert any("Invalid store name 'Bad Name!'" in e.value for e in app.error)
+
+
+def test_first_start_builds_the_sample_index(tmp_path, monkeypatch):
+    """A fresh deploy has no index: the app builds the sample catalogs itself, then shows Ask."""
+    empty = tmp_path / "fresh"
+    point_app_at(empty, monkeypatch)
+    try:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+
+        assert not at.exception
+        assert not at.error
+        assert at.title[0].value == "💬 Ask the catalog"
+        assert at.selectbox(key="store").options == ["bella-italia", "techstore"]
+        stores = {s.store: s for s in build_index(load_settings()).stores()}
+        assert set(stores) == {"techstore", "bella-italia"}
+        assert stores["techstore"].count >= 40
+        assert any(f"{stores['techstore'].count} rows" in m.value for m in at.sidebar.markdown)
+    finally:
+        resources.get_settings.clear()
+        resources.get_index.clear()
+
+
+BAKERY_CSV = b"sku,name,price\nCB-001,Sourdough loaf,6.50\nCB-002,Croissant,two dollars\n"
+
+
+def test_catalog_page_creates_a_store_from_an_upload_after_a_dry_run(app):
+    app.switch_page("app_pages/catalog.py").run()
+    next(t for t in app.text_input if t.label == "New store name").input("corner-bakery")
+    next(b for b in app.button if b.label == "Create store").click().run()
+    assert not app.exception
+    assert app.selectbox(key="store").value == "corner-bakery"
+    assert "has no index yet" in app.info[0].value
+
+    app.file_uploader[0].set_value(("bakery.csv", BAKERY_CSV, "text/csv")).run()
+
+    assert not app.exception and not app.error
+    assert any(m.value == "**[dry run] corner-bakery: 1 added, 0 updated, 0 removed, 0 unchanged, 1 rejected**"
+               for m in app.markdown)
+    counts = {m.label: m.value for m in app.metric}
+    assert (counts["Added"], counts["Rejected"]) == ("1", "1")
+    rejected = next(d.value for d in app.dataframe if "reason" in d.value.columns)
+    assert rejected.to_dict("records") == [
+        {"file": "bakery.csv", "line": 3, "reason": "price 'two dollars' is not a number: use digits like 19.99"}
+    ]
+    index = build_index(load_settings())
+    assert index.info("corner-bakery") is None, "a dry run must not write"
+
+    next(b for b in app.button if b.label == "Apply").click().run()
+
+    assert not app.exception and not app.error
+    assert app.success[0].value.startswith("corner-bakery: 1 added")
+    info = index.info("corner-bakery")
+    assert info is not None
+    assert (info.count, set(info.sources)) == (1, {"bakery.csv"})
+    assert {m.label: m.value for m in app.metric}["Rows"] == "1"
+    rows = next(d.value for d in app.dataframe if "id" in d.value.columns)
+    assert rows[["id", "name", "price"]].to_dict("records") == [{"id": "CB-001", "name": "Sourdough loaf", "price": 6.5}]
+    assert any("1 row" in m.value for m in app.sidebar.markdown)
+    assert not app.file_uploader[0].value, "the uploader is reset after applying"

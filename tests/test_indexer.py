@@ -1,0 +1,190 @@
+"""Ingest into real Chroma with the real e5 embedder: idempotence, diffs, deletes, atomicity, lock."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from ingest.__main__ import main as ingest_main
+from ingest.__main__ import run
+from rag.errors import CatalogFileError, IngestLockedError
+from rag.factory import build_index
+
+from .conftest import ROOT, make_settings
+
+HEADER = ["sku", "name", "category", "price", "stock", "description"]
+
+
+def write_csv(path: Path, rows: list[list[str]], header=HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def base_rows(n: int = 5) -> list[list[str]]:
+    return [[f"SKU-{i:03d}", f"Widget {i}", "Gadgets", f"{10 + i}.00", str(i), f"Widget number {i}"] for i in range(n)]
+
+
+def ids_in(settings, store: str) -> set[str]:
+    index = build_index(settings)
+    info = index.info(store)
+    return set(index.collection(info.collection).get()["ids"])
+
+
+@pytest.fixture
+def shop(tmp_path, embeddings):
+    settings = make_settings(tmp_path / "data")
+    return settings, tmp_path
+
+
+def test_reingest_is_a_no_op(shop):
+    settings, tmp = shop
+    f = write_csv(tmp / "products.csv", base_rows())
+    first = run([f], store="shop", settings=settings)[0]
+    assert len(first.added) == 5 and first.embedded == 5
+    info1 = build_index(settings).info("shop")
+    second = run([f], store="shop", settings=settings)[0]
+    assert (second.added, second.updated, second.removed, second.unchanged, second.embedded) == ([], {}, [], 5, 0)
+    info2 = build_index(settings).info("shop")
+    assert info2.collection == info1.collection and info2.version == info1.version, "nothing may be rewritten"
+    assert ids_in(settings, "shop") == {f"SKU-{i:03d}" for i in range(5)}
+
+
+def test_changes_are_reported_field_by_field_and_deletes_propagate(shop):
+    settings, tmp = shop
+    f = write_csv(tmp / "products.csv", base_rows())
+    run([f], store="shop", settings=settings)
+    rows = base_rows()
+    rows[1][3] = "99.00"  # price change
+    rows[2][3] = "77.00"
+    rows[2][4] = "0"  # price + stock change
+    del rows[4]  # removed
+    rows.append(["SKU-100", "Brand new", "Gadgets", "5.00", "1", "New"])
+    write_csv(f, rows)
+
+    dry = run([f], store="shop", settings=settings, dry_run=True)[0]
+    assert dry.dry_run and sorted(dry.updated) == ["SKU-001", "SKU-002"]
+    assert ids_in(settings, "shop") == {f"SKU-{i:03d}" for i in range(5)}, "dry run must not write"
+
+    rep = run([f], store="shop", settings=settings)[0]
+    assert rep.added == ["SKU-100"]
+    assert rep.updated == {"SKU-001": ["price"], "SKU-002": ["price", "stock"]}
+    assert rep.removed == ["SKU-004"]
+    assert rep.unchanged == 2 and rep.embedded == 3
+    assert rep.field_changes()["price"] == 2
+    assert "2 updated (2 price, 1 stock)" in rep.summary()
+    assert ids_in(settings, "shop") == {"SKU-000", "SKU-001", "SKU-002", "SKU-003", "SKU-100"}
+    index = build_index(settings)
+    got = index.collection(index.info("shop").collection).get(ids=["SKU-001"])
+    assert got["metadatas"][0]["price"] == 99.0
+
+
+def test_rows_of_other_files_survive_and_rebuild_starts_over(shop):
+    settings, tmp = shop
+    a = write_csv(tmp / "a.csv", base_rows(3))
+    b = write_csv(tmp / "b.csv", [["B-1", "Other thing", "Misc", "1.00", "1", "x"]])
+    run([a, b], store="shop", settings=settings)
+    write_csv(a, base_rows(2))
+    rep = run([a], store="shop", settings=settings)[0]
+    assert rep.removed == ["SKU-002"]
+    assert ids_in(settings, "shop") == {"SKU-000", "SKU-001", "B-1"}
+    assert set(build_index(settings).info("shop").sources) == {"a.csv", "b.csv"}
+    rep = run([a], store="shop", settings=settings, rebuild=True)[0]
+    assert rep.rebuilt and rep.removed == ["B-1"]
+    assert ids_in(settings, "shop") == {"SKU-000", "SKU-001"}
+
+
+def test_bad_rows_are_rejected_with_file_and_line_and_good_rows_kept(shop, capsys, monkeypatch):
+    settings, tmp = shop
+    monkeypatch.setenv("CATALOG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CATALOG_MODEL_DIR", str(settings.model_cache_dir))
+    f = tmp / "till.csv"
+    f.write_text(
+        "sku,name,price\nA-1,Good one,3.50\nA-2,Bad price,abc\nA-3,Too,many,values,here\nA-4,Also good,2\n",
+        encoding="utf-8",
+    )
+    code = ingest_main(["--store", "shop", "-q", str(f)])
+    out = capsys.readouterr().out
+    assert code == 1, "a run that rejected rows must exit non-zero"
+    assert "2 added" in out and "2 rejected" in out
+    assert f"rejected: {f}, line 3: price 'abc' is not a number" in out
+    assert f"{f}, line 4:" in out
+    assert ids_in(settings, "shop") == {"A-1", "A-4"}
+
+
+def test_cli_json_report_and_missing_file(shop, capsys, monkeypatch):
+    settings, tmp = shop
+    monkeypatch.setenv("CATALOG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CATALOG_MODEL_DIR", str(settings.model_cache_dir))
+    f = write_csv(tmp / "products.csv", base_rows(3))
+    assert ingest_main(["--store", "shop", "--json", str(f)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {k: report[k] for k in ("added", "updated", "removed", "unchanged", "rejected")} == {
+        "added": 3, "updated": 0, "removed": 0, "unchanged": 0, "rejected": 0}
+    assert sorted(report["details"]["added"]) == ["SKU-000", "SKU-001", "SKU-002"]
+    assert ingest_main(["--store", "shop", str(tmp / "nope.csv")]) == 2
+    assert "nope.csv does not exist: check the path" in capsys.readouterr().err
+    assert ids_in(settings, "shop") == {"SKU-000", "SKU-001", "SKU-002"}, "a failed run must not lose anything"
+
+
+def test_a_second_ingest_is_refused_while_one_runs(shop):
+    settings, tmp = shop
+    f = write_csv(tmp / "products.csv", base_rows(2))
+    settings.locks_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.locks_dir / "shop.lock")):
+        with pytest.raises(IngestLockedError, match="Another ingest is writing to the store 'shop'"):
+            run([f], store="shop", settings=settings)
+
+
+def test_missing_path_is_a_clear_error(shop):
+    settings, tmp = shop
+    with pytest.raises(CatalogFileError, match="does not exist: check the path"):
+        run([tmp / "missing.csv"], store="shop", settings=settings)
+
+
+def test_kill_during_ingest_keeps_the_previous_index(shop):
+    """A kill -9 mid-embedding leaves the old index live; the next run completes with no duplicates."""
+    settings, tmp = shop
+    f = write_csv(tmp / "products.csv", base_rows(5))
+    run([f], store="shop", settings=settings)
+    before = build_index(settings).info("shop")
+    big = [[f"SKU-{i:05d}", f"Gizmo {i}", "Gadgets", "1.00", "1", "a fairly long description " * 8] for i in range(3000)]
+    write_csv(f, big)
+    env = {**os.environ, "CATALOG_DATA_DIR": str(settings.data_dir), "CATALOG_MODEL_DIR": str(settings.model_cache_dir),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "--store", "shop", str(f)], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 120
+    seen = ""
+    while time.time() < deadline and "embedding" not in seen:
+        seen += proc.stderr.read(1) or ""
+        if proc.poll() is not None:
+            break
+    time.sleep(1.0)
+    assert proc.poll() is None, f"ingest finished before it could be killed: {seen[-300:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    after = build_index(settings).info("shop")
+    assert after == before, "the live index must be the previous one"
+    assert ids_in(settings, "shop") == {f"SKU-{i:03d}" for i in range(5)}
+    write_csv(f, big[:50])
+    rep = run([f], store="shop", settings=settings)[0]
+    assert len(rep.added) == 50 and len(rep.removed) == 5
+    index = build_index(settings)
+    names = [c if isinstance(c, str) else c.name for c in index.client.list_collections()]
+    assert [n for n in names if n.startswith("shop-")] == [index.info("shop").collection], "orphans are cleaned"
+    assert len(ids_in(settings, "shop")) == 50

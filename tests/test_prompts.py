@@ -1,0 +1,118 @@
+"""Unit tests for the pure prompt and answer-checking logic."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from rag.prompts import (
+    PROMPT,
+    cited_indices,
+    detect_language,
+    format_rows,
+    is_refusal,
+    missing_concepts,
+    missing_field_message,
+    numbers_in,
+    strip_citation_markers,
+    ungrounded_numbers,
+)
+
+MACBOOK = Document(
+    id="TS-LAP-001",
+    page_content='MacBook Pro 14" M2\nsku: TS-LAP-001\ncategory: Laptops\nprice: 1999.00\nspecs: 16GB RAM; 512GB SSD',
+    metadata={"id": "TS-LAP-001", "name": 'MacBook Pro 14" M2', "price": 1999.0, "category": "Laptops"},
+)
+IPHONE = Document(
+    id="TS-PHN-001",
+    page_content="iPhone 15\nsku: TS-PHN-001\nprice: 799.00\ncolors: Blue; Pink; Yellow; Green; Black",
+    metadata={"id": "TS-PHN-001", "name": "iPhone 15", "price": 799.0, "colors": "Blue; Pink; Yellow; Green; Black"},
+)
+PIZZA = Document(
+    id="BI-010",
+    page_content="Pizza Margherita\nid: BI-010\ncategoría: Pizzas\nprecio: 14.00\ndietas: vegetariano",
+    metadata={"id": "BI-010", "name": "Pizza Margherita", "price": 14.0},
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("How much RAM does the MacBook Pro have?", "en"),
+        ("¿Qué laptop me recomiendas para programar?", "es"),
+        ("cuanto cuesta el iphon 15", "es"),
+        ("Tienen opciones vegetarianas", "es"),
+        ("Hacen delivery?", "es"),
+        ("Do you have gluten-free pizzas?", "en"),
+        ("What colors does the iPhone 15 come in?", "en"),
+        ("precio del MacBook Air", "es"),
+    ],
+)
+def test_detect_language(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_format_rows_is_numbered_and_compact():
+    text = format_rows([MACBOOK, IPHONE])
+    assert text == (
+        '[1] MacBook Pro 14" M2\nsku: TS-LAP-001 | category: Laptops | price: 1999.00 | specs: 16GB RAM; 512GB SSD\n'
+        "[2] iPhone 15\nsku: TS-PHN-001 | price: 799.00 | colors: Blue; Pink; Yellow; Green; Black"
+    )
+
+
+def test_prompt_has_fixed_system_prefix_and_language_instruction():
+    msgs = PROMPT.format_messages(context="[1] x", question="¿Hacen delivery?", language="Spanish", currency="US dollars ($)")
+    assert msgs[0].type == "system" and "{" not in msgs[0].content
+    assert msgs[1].content.endswith("Question: ¿Hacen delivery?\nAnswer in Spanish.")
+    assert "prices in US dollars ($)" in msgs[1].content
+    # The system prompt must be identical for every question so llama.cpp can reuse its KV cache.
+    other = PROMPT.format_messages(context="[1] y", question="q", language="English", currency="euros (€)")
+    assert other[0].content == msgs[0].content
+
+
+def test_missing_field_detected_when_no_row_has_it():
+    missing = missing_concepts("¿Cuántas calorías tiene la Pizza Margherita?", [PIZZA])
+    assert [c.name["en"] for c in missing] == ["calories"]
+    assert missing_field_message(missing, [PIZZA], "es") == "El catálogo no indica las calorías de «Pizza Margherita»."
+    assert missing_field_message(missing, [PIZZA], "en") == "The catalog does not list calories for “Pizza Margherita”."
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How much does the iPhone 15 cost?", "¿Cuánto cuesta el iPhone 15?", "What colors does the iPhone 15 come in?",
+     "How much RAM does the MacBook Pro have?", "¿Precio de la pizza margherita?"],
+)
+def test_no_missing_field_when_rows_have_it(question):
+    assert missing_concepts(question, [MACBOOK, IPHONE, PIZZA]) == []
+
+
+def test_price_asked_in_catalog_without_prices_is_caught():
+    no_price = Document(id="x", page_content="Oat drink\nlactose free: yes", metadata={"id": "x", "name": "Oat drink"})
+    assert [c.name["en"] for c in missing_concepts("How much is the oat drink?", [no_price])] == ["the price"]
+
+
+def test_refusal_token_variants():
+    assert is_refusal("NOT_IN_CATALOG")
+    assert is_refusal(" not in catalog")
+    assert is_refusal("NOT_IN_CATALOG.")
+    assert not is_refusal("The iPhone 15 costs $799.")
+
+
+def test_numbers_are_normalised():
+    assert numbers_in("It costs $1,999.00 or 1.999 euros, 12,50 and 0.5") == {"1999", "12.5", "0.5"}
+
+
+def test_ungrounded_numbers_flags_invented_values():
+    assert ungrounded_numbers("The MacBook Pro costs $1,999 with 16GB RAM.", "price?", [MACBOOK]) == []
+    assert ungrounded_numbers("It has 45 kcal and costs $1999.", "q", [MACBOOK]) == ["45"]
+    # numbers the staff member typed are not invented by the model
+    assert ungrounded_numbers("Yes, the iPhone 15 is under 900.", "anything under 900?", [IPHONE]) == []
+
+
+def test_citations_explicit_then_by_name_then_top_row():
+    docs = [MACBOOK, IPHONE]
+    assert cited_indices("It is $799 [2].", docs) == [1]
+    assert cited_indices("The iPhone 15 costs $799.", docs) == [1]
+    assert cited_indices("That one costs 1999.", docs) == [0]
+    assert cited_indices("Yes.", docs) == [0]
+    assert strip_citation_markers("It is $799 [2].") == "It is $799."
