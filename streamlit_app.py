@@ -24,26 +24,30 @@ except AssistantError as exc:
 
 stores = index.stores()
 
-# First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs once.
-if not stores and "first_build_error" not in st.session_state:
+# First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs, once
+# per session at most (a failure is shown, not retried on every rerun).
+if not stores and settings.catalog_dir.is_dir() and "first_build" not in st.session_state:
+    st.session_state["first_build"] = None
     with st.status("Building the catalog index for the first time…", expanded=True) as status:
         st.write("Reading the sample catalogs and embedding every row. This takes a minute, once.")
         bar = st.progress(0.0, text="Starting…")
         try:
             reports = run_ingest(settings=settings, progress=progress_callback(bar))
         except IngestLockedError as exc:
+            del st.session_state["first_build"]  # try again on the next rerun
             status.update(label="Another session is building the index", state="error")
             st.warning(str(exc))
             st.button("Reload")
             st.stop()
         except AssistantError as exc:
+            st.session_state["first_build"] = str(exc)
             status.update(label="Could not build the sample index", state="error")
-            st.session_state["first_build_error"] = str(exc)
         else:
             status.update(label=f"Catalog index ready ({len(reports)} stores)", state="complete")
-            st.rerun()
-if "first_build_error" in st.session_state:
-    st.error(st.session_state["first_build_error"])
+            if reports:
+                st.rerun()
+if not stores and st.session_state.get("first_build"):
+    st.error(st.session_state["first_build"])
 
 # Store picker. A page that creates a store asks for it through "next_store", because a
 # widget's state cannot be changed after the widget is drawn in the same run.

@@ -66,11 +66,19 @@ def respond(store: str, collection: str, question: str) -> dict[str, Any]:
         "content": answer.answer,
         "refused": answer.refused,
         "ungrounded": answer.ungrounded,
-        "sources": [source_row(d) for d in answer.sources],
+        "sources": [cited_row(d) for d in answer.sources],
         "timings": answer.timings,
     }
     answer_details(msg)
     return msg
+
+
+def cited_row(doc) -> dict[str, Any]:
+    """The cited row for the sources table; text sections (policies, menus) also show their text."""
+    row = source_row(doc)
+    if set(row) <= {"id", "name", "source", "line"}:
+        row["text"] = doc.page_content
+    return row
 
 
 def clear_chat(store: str) -> None:

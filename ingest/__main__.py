@@ -26,6 +26,11 @@ logger = logging.getLogger("ingest")
 
 def sample_stores(settings: Settings) -> dict[str, list[Path]]:
     """The stores shipped in ``catalog/``: one folder each, every supported file inside."""
+    if not settings.catalog_dir.is_dir():
+        raise CatalogFileError(
+            f"The sample catalog folder {settings.catalog_dir} does not exist: pass your catalog files, "
+            "or set CATALOG_CATALOG_DIR to a folder with one sub-folder per store."
+        )
     stores = {}
     for folder in sorted(p for p in settings.catalog_dir.iterdir() if p.is_dir()):
         files = expand_paths([folder])
@@ -58,8 +63,13 @@ def run(
     strict: bool = False,
     mapping: dict[str, str] | None = None,
     progress=None,
+    index=None,
+    embeddings=None,
 ) -> list[IngestReport]:
-    """Ingest ``paths`` into ``store`` (or every sample store when no paths are given)."""
+    """Ingest ``paths`` into ``store`` (or every sample store when no paths are given).
+
+    ``index``/``embeddings`` let a long-running caller (the app) reuse its cached objects.
+    """
     from rag.factory import build_embeddings, build_index
     from rag.models import embedding_id
 
@@ -75,8 +85,8 @@ def run(
     for name, files in jobs.items():
         if not files:
             raise CatalogFileError(f"No catalog files to ingest for '{name}' (supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}).")
-    index = build_index(settings)
-    embeddings = build_embeddings(settings)
+    index = index or build_index(settings)
+    embeddings = embeddings or build_embeddings(settings)
     return [
         sync_store(
             index, embeddings, embedding_id(settings), name, files,

@@ -214,6 +214,10 @@ def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebu
     report.total = len(keep_ids) + len(to_embed)
     all_sources = {} if (live is None or rebuild) else dict(live.sources)
     all_sources.update(sources)
+    # Row counts per file from the rows that will actually be live (a row may move between files).
+    live_sources = Counter(existing[i].get("source") for i in keep_ids if i in existing and i not in new_by_id)
+    live_sources.update(d.metadata.get("source") for d in new_by_id.values())
+    all_sources = {name: {**info, "rows": live_sources.get(name, 0)} for name, info in all_sources.items() if live_sources.get(name)}
 
     if dry_run:
         return report

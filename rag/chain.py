@@ -55,6 +55,7 @@ class Answer:
     retrieved: list[Document] = field(default_factory=list)
     ungrounded: list[str] = field(default_factory=list)  # numbers no cited row contains
     timings: dict[str, float] = field(default_factory=dict)
+    method: str = "llm"  # "llm", "metadata" (exact answer from row fields) or "guard" (refused before the LLM)
 
     @property
     def grounded(self) -> bool:
@@ -69,6 +70,7 @@ class Answer:
             "ungrounded_numbers": self.ungrounded,
             "sources": [source_row(d) for d in self.sources],
             "retrieved_ids": [d.id for d in self.retrieved],
+            "method": self.method,
             "timings": self.timings,
         }
 
@@ -112,6 +114,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
     generate = RunnableLambda(prompt_vars) | PROMPT | llm | StrOutputParser()
 
     interpret = getattr(retriever, "interpret", None)
+    focus = getattr(retriever, "focus", None)
 
     def route(x: dict[str, Any]) -> Runnable | str:
         """Skip the LLM when the answer is already known: a refusal, or an exact answer from metadata."""
@@ -125,6 +128,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
         RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]))
         .assign(docs=(lambda x: x["question"]) | retriever)
         .assign(meaning=lambda x: interpret(x["question"]) if interpret else None)
+        .assign(docs=lambda x: focus(x["docs"], x["meaning"]) if focus else x["docs"])
         .assign(missing=lambda x: missing_concepts(x["question"], x["docs"]))
         .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency))
         .assign(answer=RunnableLambda(route))
@@ -135,19 +139,23 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     """Turn the chain's raw output into an :class:`Answer` (refusal text, citations, number check)."""
     question, language, docs = result["question"], result["language"], list(result["docs"])
     raw = result.get("answer", "") or ""
+    timings = timings or {}
     if result.get("missing"):
-        return Answer(question, missing_field_message(result["missing"], docs, language), True, language, [], docs, timings=timings or {})
-    if not docs or is_refusal(raw) or not raw.strip():
-        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings or {})
+        text = missing_field_message(result["missing"], docs, language)
+        return Answer(question, text, True, language, [], docs, timings=timings, method="guard")
+    if not docs:
+        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard")
+    if is_refusal(raw) or not raw.strip():
+        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings)
     direct = result.get("direct")
     if direct is not None:
         cited = [d for d in docs if d.id in direct.cited]
-        return Answer(question, direct.text, False, language, cited, docs, timings=timings or {})
+        return Answer(question, direct.text, False, language, cited, docs, timings=timings, method="metadata")
     cited = [docs[i] for i in cited_indices(raw, docs)]
     text = strip_citation_markers(raw)
     return Answer(
         question, text, False, language, cited, docs,
-        ungrounded=ungrounded_numbers(text, question, docs), timings=timings or {},
+        ungrounded=ungrounded_numbers(text, question, cited), timings=timings,
     )
 
 
@@ -184,8 +192,9 @@ def stream_answer(chain: Runnable, question: str) -> Iterator[str | Answer]:
 
 
 def _maybe_refusal(text: str) -> bool:
+    """True while the text so far could still become the refusal token (hold it back)."""
     t = text.strip().upper().replace(" ", "_")
-    return bool(t) and (REFUSAL_TOKEN.startswith(t) or t.startswith(REFUSAL_TOKEN[:6]))
+    return bool(t) and (REFUSAL_TOKEN.startswith(t) or "NO_IN_CATALOG".startswith(t) or is_refusal(t))
 
 
 def ask(chain: Runnable, question: str) -> Answer:

@@ -23,7 +23,9 @@ SYSTEM_PROMPT = (
     "You are a shop assistant. Answer ONLY from the catalog rows in the user message. "
     "Copy names, prices and specs exactly as written in the rows; never guess or add facts. "
     "If the rows do not answer the question, reply with exactly " + REFUSAL_TOKEN + ". "
-    "Be brief: one to three sentences, naming the product and the facts asked for. No preamble, no lists of specs."
+    "Be brief: one to three full sentences that name the product and the facts asked for. "
+    "No preamble, no lists of specs. Examples of the style: "
+    "'The Acme Kettle costs $25.00.' / 'El Hervidor Acme cuesta $25.00.'"
 )
 
 HUMAN_TEMPLATE = "Catalog rows (prices in {currency}):\n{context}\n\nQuestion: {question}\nAnswer in {language}."
@@ -135,9 +137,12 @@ def missing_field_message(concepts: Sequence[FieldConcept], docs: Sequence[Docum
 # --------------------------------------------------------------------------- answer checks
 
 
+_REFUSAL_RE = re.compile(r"\bNOT?[_ ]?IN[_ ]?(THE[_ ]?)?CATAL", re.IGNORECASE)
+
+
 def is_refusal(text: str) -> bool:
-    t = text.strip().upper().replace(" ", "_")
-    return REFUSAL_TOKEN in t or t.startswith("NOT_IN_CATA")
+    """The model's refusal token, tolerating the small model's misspellings ("NO_IN_CATALOG")."""
+    return bool(_REFUSAL_RE.search(text.strip()[:40]))
 
 
 _NUM_RE = re.compile(r"(?<![\w.])\d{1,3}(?:[.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")

@@ -59,6 +59,7 @@ class Interpretation:
 
     filter: QueryFilter
     named_ids: tuple[str, ...] = ()  # rows named by a distinctive word or in full, best first
+    full_name_ids: tuple[str, ...] = ()  # rows whose whole name is in the question
     exact_ids: tuple[str, ...] = ()  # ids/SKUs typed in the question
     list_question: bool = False  # asks for several rows (filters applied as hard constraints)
     matching: int = 0  # rows satisfying the hard constraints of a list question
@@ -154,6 +155,20 @@ class CatalogRetriever(BaseRetriever):
         """Constraints and named rows of a question (the chain uses this for exact, deterministic answers)."""
         if self.mode != "hybrid":
             return Interpretation(filter=QueryFilter())
+
+    def focus(self, docs: list[Document], meaning: Interpretation) -> list[Document]:
+        """The rows the LLM should see: only the named product(s) when the question names them.
+
+        A small model given "iPhone 15" and "iPhone 15 Pro" will mix up their prices; when
+        the question names one product we answer from that row (plus policy/info sections).
+        """
+        if meaning.list_question:
+            return docs
+        wanted = set(meaning.exact_ids or meaning.full_name_ids or meaning.named_ids[:3])
+        if not wanted:
+            return docs
+        focused = [d for d in docs if d.id in wanted or d.metadata.get("kind", "row") != "row"]
+        return focused if any(d.id in wanted for d in focused) else docs
         _, _, lex = self.lexical()
         return self._interpret(query, lex)
 
@@ -161,6 +176,7 @@ class CatalogRetriever(BaseRetriever):
     def _interpret(query: str, lex: LexicalIndex) -> Interpretation:
         filt = parse_filters(query, lex.categories)
         named = tuple(lex.docs[i].id for i in lex.named(query))
+        full = tuple(lex.docs[i].id for i in lex.full_names(query))
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
         list_question = filt.wants_list and not named and not exact
         matching = 0
@@ -168,7 +184,7 @@ class CatalogRetriever(BaseRetriever):
             rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
             scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
             matching = len(scoped or rows)
-        return Interpretation(filt, named, exact, list_question, matching)
+        return Interpretation(filt, named, full, exact, list_question, matching)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         if self.mode != "hybrid":

@@ -99,10 +99,17 @@ def test_rows_of_other_files_survive_and_rebuild_starts_over(shop):
     rep = run([a], store="shop", settings=settings)[0]
     assert rep.removed == ["SKU-002"]
     assert ids_in(settings, "shop") == {"SKU-000", "SKU-001", "B-1"}
-    assert set(build_index(settings).info("shop").sources) == {"a.csv", "b.csv"}
+    sources = build_index(settings).info("shop").sources
+    assert {name: s["rows"] for name, s in sources.items()} == {"a.csv": 2, "b.csv": 1}
+    # a row that moves to another file is counted there, and a file left with no rows disappears
+    write_csv(b, [["B-1", "Other thing", "Misc", "1.00", "1", "x"], ["SKU-001", "Widget 1", "Gadgets", "11.00", "1", "moved"]])
+    run([b], store="shop", settings=settings)
+    sources = build_index(settings).info("shop").sources
+    assert {name: s["rows"] for name, s in sources.items()} == {"a.csv": 1, "b.csv": 2}
     rep = run([a], store="shop", settings=settings, rebuild=True)[0]
     assert rep.rebuilt and rep.removed == ["B-1"]
     assert ids_in(settings, "shop") == {"SKU-000", "SKU-001"}
+    assert set(build_index(settings).info("shop").sources) == {"a.csv"}
 
 
 def test_bad_rows_are_rejected_with_file_and_line_and_good_rows_kept(shop, capsys, monkeypatch):
@@ -145,6 +152,12 @@ def test_a_second_ingest_is_refused_while_one_runs(shop):
     with FileLock(str(settings.locks_dir / "shop.lock")):
         with pytest.raises(IngestLockedError, match="Another ingest is writing to the store 'shop'"):
             run([f], store="shop", settings=settings)
+
+
+def test_missing_sample_folder_is_a_clear_error(tmp_path):
+    settings = make_settings(tmp_path / "data", catalog_dir=tmp_path / "nowhere")
+    with pytest.raises(CatalogFileError, match="sample catalog folder .* does not exist"):
+        run(settings=settings)
 
 
 def test_missing_path_is_a_clear_error(shop):

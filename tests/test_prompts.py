@@ -95,6 +95,8 @@ def test_refusal_token_variants():
     assert is_refusal("NOT_IN_CATALOG")
     assert is_refusal(" not in catalog")
     assert is_refusal("NOT_IN_CATALOG.")
+    assert is_refusal("NO_IN_CATALOG"), "the 1.5B model sometimes misspells the token"
+    assert not is_refusal("No, the Spaghetti Carbonara is not vegetarian.")
     assert not is_refusal("The iPhone 15 costs $799.")
 
 

@@ -1,0 +1,194 @@
+"""Answer latency and memory of the QA chain, with raw llama.cpp on the same prompts as baseline.
+
+    python bench/bench_answer.py                 # default model, 24 questions, HF route on 2
+    python bench/bench_answer.py --preset qwen-0.5b --hf 0
+
+For each question it records time to first token, total time, answer tokens and decode speed
+through the whole chain (retrieval, guards, prompt, llama.cpp, checks). Then, in the same
+process and cache conditions, it sends the exact same chat messages straight to llama.cpp
+(``Llama.create_chat_completion``) so ``chain / raw`` is the chain's own overhead. Peak RSS is
+read after the chain runs (before the optional transformers route, which loads a second model).
+Results are printed and written to bench/results/answer-<preset>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUESTIONS = [
+    ("techstore", "How much RAM does the MacBook Pro have?"),
+    ("techstore", "How much does the iPhone 15 cost?"),
+    ("techstore", "¿Cuánto cuesta el iPhone 15 Pro?"),
+    ("techstore", "What colors does the iPhone 15 come in?"),
+    ("techstore", "Does the AirPods Pro have noise cancellation?"),
+    ("techstore", "¿Cuál es la garantía de los productos?"),
+    ("techstore", "¿Qué laptop me recomiendas para programar?"),
+    ("techstore", "Is the Dell XPS 15 in stock?"),
+    ("techstore", "What screen does the iPad Pro have?"),
+    ("techstore", "¿Qué procesador tiene el Lenovo ThinkPad X1 Carbon?"),
+    ("techstore", "How long is the return period?"),
+    ("techstore", "Do you sell the Samsung Galaxy S24?"),
+    ("techstore", "¿Aceptan pagos con PayPal?"),
+    ("bella-italia", "¿Hacen delivery?"),
+    ("bella-italia", "¿Cuánto cuesta la Lasaña de la Casa?"),
+    ("bella-italia", "How much is the Spaghetti Carbonara?"),
+    ("bella-italia", "¿A qué hora abren los domingos?"),
+    ("bella-italia", "What is in the Ravioli de Ricotta y Espinaca?"),
+    ("bella-italia", "¿El Risotto de Champiñones lleva lácteos?"),
+    ("bella-italia", "Do you take reservations?"),
+    ("bella-italia", "¿Tienen sushi?"),
+    ("bella-italia", "¿Cuál es el postre más recomendado?"),
+    ("bella-italia", "Is the Tiramisú made with coffee?"),
+    ("bella-italia", "¿Dónde está el restaurante?"),
+]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def med(values: list[float]) -> float:
+    return round(statistics.median(values), 3) if values else float("nan")
+
+
+def run_chain(settings, questions, llm):
+    from rag.chain import stream_answer
+    from rag.factory import build_embeddings, build_index, build_store_chain
+    from rag.prompts import LANGUAGE_NAMES, PROMPT, currency_label, format_rows
+
+    index = build_index(settings)
+    emb = build_embeddings(settings)
+    chains = {s: build_store_chain(settings, index, emb, llm, s) for s in {s for s, _ in questions}}
+    rows, prompts = [], []
+    for store, q in questions:
+        t0 = time.perf_counter()
+        first = None
+        for piece in stream_answer(chains[store], q):
+            if isinstance(piece, str) and first is None:
+                first = time.perf_counter() - t0
+            final = piece
+        total = time.perf_counter() - t0
+        used_llm = final.method == "llm"
+        toks = len(llm.client.tokenize(final.answer.encode(), add_bos=False)) if hasattr(llm, "client") else 0
+        first = final.timings.get("first_token_s", first or total)
+        rows.append({"store": store, "question": q, "answer": final.answer, "refused": final.refused,
+                     "first_token_s": round(first, 3), "total_s": round(total, 3), "tokens": toks, "llm": used_llm})
+        if used_llm and final.retrieved:
+            # the exact messages the chain sent, rebuilt from the rows it saw
+            docs = final.retrieved[:8]
+            msgs = PROMPT.format_messages(context=format_rows(docs), question=q, language=LANGUAGE_NAMES[final.language],
+                                          currency=currency_label("USD"))
+            prompts.append((len(rows) - 1, msgs))
+    return rows, prompts
+
+
+def run_raw(llm, settings, prompts):
+    """The same chat messages sent straight to llama.cpp (no LangChain, no retrieval, no checks)."""
+    out = {}
+    role = {"system": "system", "human": "user", "ai": "assistant"}
+    for i, msgs in prompts:
+        messages = [{"role": role[m.type], "content": m.content} for m in msgs]
+        t0 = time.perf_counter()
+        first, text = None, ""
+        for chunk in llm.client.create_chat_completion(messages=messages, max_tokens=settings.max_tokens, temperature=0.0,
+                                                       top_k=1, repeat_penalty=1.0, stream=True):
+            delta = chunk["choices"][0]["delta"].get("content") or ""
+            if delta and first is None:
+                first = time.perf_counter() - t0
+            text += delta
+        total = time.perf_counter() - t0
+        n_prompt = len(llm.client.tokenize(("".join(m["content"] for m in messages)).encode()))
+        out[i] = {"first_token_s": round(first or total, 3), "total_s": round(total, 3),
+                  "tokens": len(llm.client.tokenize(text.encode(), add_bos=False)), "prompt_tokens": n_prompt}
+    return out
+
+
+def run_hf(settings, questions, n):
+    from rag.chain import ask
+    from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
+
+    t0 = time.perf_counter()
+    llm = build_llm(settings.model_copy(update={"llm_backend": "transformers"}))
+    load = time.perf_counter() - t0
+    index, emb = build_index(settings), build_embeddings(settings)
+    rows = []
+    for store, q in questions[:n]:
+        chain = build_store_chain(settings, index, emb, llm, store)
+        ans = ask(chain, q)
+        rows.append({"question": q, "answer": ans.answer, "total_s": ans.timings["total_s"],
+                     "first_token_s": ans.timings.get("first_token_s")})
+    return {"load_s": round(load, 1), "rows": rows}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="qwen-1.5b", choices=["qwen-1.5b", "qwen-0.5b", "smollm2-135m"])
+    p.add_argument("--hf", type=int, default=2, help="questions to run through the transformers route (0 = skip)")
+    p.add_argument("--limit", type=int, default=len(QUESTIONS))
+    args = p.parse_args()
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from ingest.__main__ import run as ingest
+    from rag.factory import build_llm
+    from rag.settings import load_settings
+
+    data = Path(tempfile.mkdtemp(prefix="bench-answer-"))
+    settings = load_settings(data_dir=data, model_dir=ROOT / ".assistant" / "models", llm_preset=args.preset)
+    ingest(settings=settings)
+    questions = QUESTIONS[: args.limit]
+    t0 = time.perf_counter()
+    llm = build_llm(settings)
+    load_s = time.perf_counter() - t0
+    rows, prompts = run_chain(settings, questions, llm)
+    peak = rss_mb()
+    raw = run_raw(llm, settings, prompts)
+
+    print(f"\nmodel {args.preset}, {len(rows)} questions, llm load {load_s:.1f}s, peak RSS after chain {peak:.0f} MB\n")
+    print(f"{'question':<52} {'ttft':>6} {'total':>6} {'tok':>4} {'raw ttft':>8} {'raw tot':>7}")
+    for i, r in enumerate(rows):
+        rw = raw.get(i, {})
+        print(f"{r['question'][:52]:<52} {r['first_token_s']:>6.2f} {r['total_s']:>6.2f} {r['tokens']:>4} "
+              f"{rw.get('first_token_s', float('nan')):>8.2f} {rw.get('total_s', float('nan')):>7.2f}")
+    llm_rows = [i for i, r in enumerate(rows) if i in raw]
+    decode = [rows[i]["tokens"] / max(rows[i]["total_s"] - rows[i]["first_token_s"], 1e-3) for i in llm_rows if rows[i]["tokens"] > 1]
+    raw_decode = [raw[i]["tokens"] / max(raw[i]["total_s"] - raw[i]["first_token_s"], 1e-3) for i in llm_rows if raw[i]["tokens"] > 1]
+    summary = {
+        "preset": args.preset,
+        "questions": len(rows),
+        "llm_answered": len(llm_rows),
+        "chain_first_token_s_p50": med([r["first_token_s"] for r in rows]),
+        "chain_total_s_p50": med([r["total_s"] for r in rows]),
+        "chain_first_token_s_p50_llm_only": med([rows[i]["first_token_s"] for i in llm_rows]),
+        "chain_total_s_p50_llm_only": med([rows[i]["total_s"] for i in llm_rows]),
+        "chain_decode_tok_s_p50": med(decode),
+        "raw_first_token_s_p50": med([raw[i]["first_token_s"] for i in llm_rows]),
+        "raw_total_s_p50": med([raw[i]["total_s"] for i in llm_rows]),
+        "raw_decode_tok_s_p50": med(raw_decode),
+        "prompt_tokens_p50": med([raw[i]["prompt_tokens"] for i in llm_rows]),
+        "overhead_ratio_total_p50": med([rows[i]["total_s"] / max(raw[i]["total_s"], 1e-3) for i in llm_rows]),
+        "peak_rss_mb": round(peak),
+        "llm_load_s": round(load_s, 2),
+    }
+    if args.hf:
+        summary["transformers_route"] = run_hf(settings, [questions[i] for i in llm_rows], args.hf)
+    print("\n" + json.dumps(summary, ensure_ascii=False, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"answer-{args.preset}.json").write_text(json.dumps({"summary": summary, "rows": rows, "raw": raw}, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
