@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.components import progress_callback, store_summary
-from app_pages.resources import get_index, get_settings
+from app_pages.resources import get_embeddings, get_index, get_settings
 from ingest.__main__ import run as run_ingest
 from rag.errors import AssistantError, IngestLockedError
 
@@ -32,7 +32,7 @@ if not stores and settings.catalog_dir.is_dir() and "first_build" not in st.sess
         st.write("Reading the sample catalogs and embedding every row. This takes a minute, once.")
         bar = st.progress(0.0, text="Starting…")
         try:
-            reports = run_ingest(settings=settings, progress=progress_callback(bar))
+            reports = run_ingest(settings=settings, progress=progress_callback(bar), index=index, embeddings=get_embeddings())
         except IngestLockedError as exc:
             del st.session_state["first_build"]  # try again on the next rerun
             status.update(label="Another session is building the index", state="error")

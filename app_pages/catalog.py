@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.components import current_store, ingest_report, plural, progress_callback, sources_table, when
-from app_pages.resources import catalog_rows, get_index, get_settings
+from app_pages.resources import catalog_rows, get_embeddings, get_index, get_settings
 from ingest.__main__ import run as run_ingest
 from ingest.indexer import IngestReport
 from ingest.loaders import SUPPORTED_SUFFIXES
@@ -29,7 +29,8 @@ def ingest_uploads(uploads: Sequence, store: str, settings: Settings, *, dry_run
             path.write_bytes(upload.getvalue())
             paths.append(path)
         try:
-            return run_ingest(paths, store=store, settings=settings, dry_run=dry_run, progress=progress)[0]
+            return run_ingest(paths, store=store, settings=settings, dry_run=dry_run, progress=progress,
+                              index=get_index(), embeddings=get_embeddings())[0]
         except AssistantError as exc:  # same error, without the temporary folder in the file names
             raise type(exc)(str(exc).replace(tmp + os.sep, "")) from exc
 
@@ -130,7 +131,8 @@ with right:
     if st.button("Rebuild sample catalogs", icon="🔄"):
         bar = st.progress(0.0, text="Starting…")
         try:
-            reports = run_ingest(settings=settings, rebuild=True, progress=progress_callback(bar))
+            reports = run_ingest(settings=settings, rebuild=True, progress=progress_callback(bar),
+                                     index=get_index(), embeddings=get_embeddings())
         except AssistantError as exc:
             st.error(str(exc))
         else:

@@ -155,6 +155,8 @@ class CatalogRetriever(BaseRetriever):
         """Constraints and named rows of a question (the chain uses this for exact, deterministic answers)."""
         if self.mode != "hybrid":
             return Interpretation(filter=QueryFilter())
+        _, _, lex = self.lexical()
+        return self._interpret(query, lex)
 
     def focus(self, docs: list[Document], meaning: Interpretation) -> list[Document]:
         """The rows the LLM should see: only the named product(s) when the question names them.
@@ -169,8 +171,6 @@ class CatalogRetriever(BaseRetriever):
             return docs
         focused = [d for d in docs if d.id in wanted or d.metadata.get("kind", "row") != "row"]
         return focused if any(d.id in wanted for d in focused) else docs
-        _, _, lex = self.lexical()
-        return self._interpret(query, lex)
 
     @staticmethod
     def _interpret(query: str, lex: LexicalIndex) -> Interpretation:

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The catalog assistant in two commands:
+#   bash run.sh app    install everything (first time), build the sample index if missing, start the app
+#   bash run.sh test   install everything plus test tools, run the whole test suite
+# Re-running is cheap: installs and the index are skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+install() {
+  if ! command -v cmake >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "==> Installing the C/C++ build tools llama-cpp-python needs (apt)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential cmake >/dev/null
+    else
+      echo "!! llama-cpp-python compiles from source: install a C++ compiler and cmake (e.g. sudo apt install build-essential cmake)" >&2
+    fi
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> Creating the virtual environment in $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat requirements.txt "$@" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> Installing packages (first time: ~10 minutes, llama-cpp-python compiles from source)"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q torch==2.13.0          # CPU build; must come first
+    "$VENV/bin/python" -m pip install -q -r requirements.txt "${@/#/-r}"
+    touch "$stamp"
+  fi
+}
+
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
+
+case "${1:-app}" in
+  app)
+    install
+    echo "==> Building the sample catalog index (skipped when nothing changed)"
+    "$VENV/bin/python" -m ingest -q || [ $? -eq 1 ]   # 1 = some rows rejected (listed above); still start
+    echo "==> Starting the app: open http://localhost:${PORT:-8501}"
+    exec "$VENV/bin/streamlit" run streamlit_app.py --server.port "${PORT:-8501}"
+    ;;
+  test)
+    install requirements-dev.txt
+    shift || true
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: bash run.sh app|test [pytest args]" >&2
+    exit 2
+    ;;
+esac
