@@ -25,8 +25,11 @@ EXAMPLES = {
 }
 
 
-def respond(store: str, collection: str, question: str) -> dict[str, Any]:
-    """Stream one answer into the current chat message; return it as a history entry."""
+def respond(store: str, collection: str, question: str, turns: list) -> dict[str, Any]:
+    """Stream one answer into the current chat message; return it as a history entry.
+
+    ``turns`` are the earlier answers' :class:`rag.followup.Turn`s, so "¿y el Pro?" works.
+    """
     try:
         if not llm_is_loaded():
             loading = st.empty()
@@ -37,7 +40,7 @@ def respond(store: str, collection: str, question: str) -> dict[str, Any]:
         final: dict[str, Answer] = {}
 
         def pieces():
-            for piece in stream_answer(chain, question):
+            for piece in stream_answer(chain, question, turns):
                 if isinstance(piece, Answer):
                     final["answer"] = piece
                 else:
@@ -68,6 +71,7 @@ def respond(store: str, collection: str, question: str) -> dict[str, Any]:
         "ungrounded": answer.ungrounded,
         "sources": [cited_row(d) for d in answer.sources],
         "timings": answer.timings,
+        "turn": answer.turn(),
     }
     answer_details(msg)
     return msg
@@ -133,7 +137,8 @@ if question:
         with st.chat_message("user"):
             st.markdown(md(question))
         with st.chat_message("assistant"):
-            history.append(respond(store, info.collection, question))
+            turns = [m["turn"] for m in history if m.get("turn") is not None]
+            history.append(respond(store, info.collection, question, turns))
 
 if history:
     st.button("Clear chat", icon="🧹", on_click=clear_chat, args=(store,), type="tertiary")

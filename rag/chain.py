@@ -21,11 +21,13 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from rag.direct import direct_answer
 from rag.errors import QuestionError
+from rag.followup import Contextualized, Turn
 from rag.prompts import (
     LANGUAGE_NAMES,
     PROMPT,
     REFUSAL_TOKEN,
     REFUSALS,
+    ROW_LACKS,
     cited_indices,
     currency_label,
     detect_language,
@@ -60,6 +62,11 @@ class Answer:
     @property
     def grounded(self) -> bool:
         return not self.ungrounded
+
+    def turn(self) -> Turn:
+        """What the next question may refer back to: this question and the names of its cited rows."""
+        rows = [d for d in self.sources if d.metadata.get("kind", "row") == "row"] or self.sources
+        return Turn(self.question, tuple(str(d.metadata.get("name", d.id)) for d in rows[:3]))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,7 +113,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
             "context": format_rows(x["docs"][:MAX_PROMPT_ROWS]),
-            "question": x["question"],
+            "question": x["context"].question,
             "language": LANGUAGE_NAMES[x["language"]],
             "currency": currency_label(currency),
         }
@@ -115,22 +122,27 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
 
     interpret = getattr(retriever, "interpret", None)
     focus = getattr(retriever, "focus", None)
+    resolve = getattr(retriever, "contextualize", None)
+
+    def context(x: dict[str, Any]) -> Contextualized:
+        history = x.get("history") or []
+        return resolve(x["question"], history) if resolve and history else Contextualized(x["question"], x["question"])
 
     def route(x: dict[str, Any]) -> Runnable | str:
         """Skip the LLM when the answer is already known: a refusal, or an exact answer from metadata."""
-        if not x["docs"] or x["missing"]:
+        if not x["docs"] or x["missing"] or (x["meaning"] is not None and x["meaning"].unknown_codes):
             return REFUSAL_TOKEN
         if x["direct"] is not None:
             return x["direct"].text
         return generate  # LangChain invokes/streams a returned Runnable with the same input
 
     return (
-        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]))
-        .assign(docs=(lambda x: x["question"]) | retriever)
-        .assign(meaning=lambda x: interpret(x["question"]) if interpret else None)
+        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context)
+        .assign(docs=(lambda x: x["context"].search) | retriever)
+        .assign(meaning=lambda x: interpret(x["context"].search) if interpret else None)
         .assign(docs=lambda x: focus(x["docs"], x["meaning"]) if focus else x["docs"])
-        .assign(missing=lambda x: missing_concepts(x["question"], x["docs"]))
-        .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency))
+        .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
+        .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency, x["context"].search))
         .assign(answer=RunnableLambda(route))
     )
 
@@ -143,9 +155,14 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     if result.get("missing"):
         text = missing_field_message(result["missing"], docs, language)
         return Answer(question, text, True, language, [], docs, timings=timings, method="guard")
-    if not docs:
+    meaning = result.get("meaning")
+    if not docs or (meaning is not None and meaning.unknown_codes):
         return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard")
     if is_refusal(raw) or not raw.strip():
+        named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
+        if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
+            text = ROW_LACKS[language].format(name=named[0].metadata.get("name", named[0].id))
+            return Answer(question, text, True, language, named, docs, timings=timings)
         return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings)
     direct = result.get("direct")
     if direct is not None:
@@ -159,7 +176,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     )
 
 
-def stream_answer(chain: Runnable, question: str) -> Iterator[str | Answer]:
+def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = None) -> Iterator[str | Answer]:
     """Yield answer text pieces as the model writes them, then the final :class:`Answer`.
 
     Text that could be the start of the refusal token is held back, so staff never see
@@ -170,7 +187,7 @@ def stream_answer(chain: Runnable, question: str) -> Iterator[str | Answer]:
     raw = ""
     shown = 0
     timings: dict[str, float] = {}
-    for chunk in chain.stream({"question": question}):
+    for chunk in chain.stream({"question": question, "history": history or []}):
         for key, value in chunk.items():
             if key == "docs":
                 timings["retrieval_s"] = round(time.perf_counter() - start, 3)
@@ -197,10 +214,10 @@ def _maybe_refusal(text: str) -> bool:
     return bool(t) and (REFUSAL_TOKEN.startswith(t) or "NO_IN_CATALOG".startswith(t) or is_refusal(t))
 
 
-def ask(chain: Runnable, question: str) -> Answer:
+def ask(chain: Runnable, question: str, history: list[Turn] | None = None) -> Answer:
     """Run the chain to completion (streaming internally, to measure time to first token)."""
     final: Answer | None = None
-    for piece in stream_answer(chain, question):
+    for piece in stream_answer(chain, question, history):
         if isinstance(piece, Answer):
             final = piece
     assert final is not None

@@ -8,17 +8,20 @@ the exact answer, so we write it from them: correct, cited and instant.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
 from rag.filters import QueryFilter, matches
+from rag.prompts import normalise
 
 TAG_NAMES = {
     "en": {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten-free"},
     "es": {"vegetarian": "vegetariano", "vegan": "vegano", "gluten-free": "sin gluten"},
 }
+EXISTS = re.compile(r"^\W*(do you (have|sell|carry|stock)|have you got|is there|tienen|teneis|venden|vendeis|hay)\b")
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "MXN": "$"}
 MAX_LISTED = 12
 
@@ -57,6 +60,7 @@ def direct_answer(
     docs: Sequence[Document],
     meaning,
     currency: str = "USD",
+    question: str = "",
 ) -> DirectAnswer | None:
     """The exact answer when the question is structured (see module doc), else None.
 
@@ -66,6 +70,20 @@ def direct_answer(
         return None
     f: QueryFilter = meaning.filter
     named = [d for i in meaning.named_ids[:1] for d in docs if d.id == i]
+
+    exists = _exists_answer(question, docs, meaning, language, currency)
+    if exists is not None:
+        return exists
+
+    if f.in_stock and named and not meaning.list_question:
+        doc = named[0]
+        name, stock = doc.metadata.get("name", doc.id), doc.metadata.get("stock")
+        if isinstance(stock, (int, float)):
+            if language == "es":
+                text = f"Sí, quedan {stock:g} unidades de «{name}»." if stock > 0 else f"No, «{name}» está agotado (0 en stock)."
+            else:
+                text = f"Yes, {stock:g} units of “{name}” are in stock." if stock > 0 else f"No, “{name}” is out of stock (0 units)."
+            return DirectAnswer(text, (doc.id,))
 
     if f.tags and named and not meaning.list_question:
         doc = named[0]
@@ -106,3 +124,22 @@ def direct_answer(
                 text = f"The {adj} in {cat} is “{name}” at {price}."
             return DirectAnswer(text, (best.id,))
     return None
+
+
+def _exists_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿Tienen Spaghetti Carbonara?' when the question names exactly one row in full and asks nothing else."""
+    from rag.retrieval import tokenize
+
+    if not EXISTS.search(normalise(question)) or len(meaning.full_name_ids) != 1 or meaning.filter.hard:
+        return None
+    doc = next((d for d in docs if d.id == meaning.full_name_ids[0]), None)
+    if doc is None:
+        return None
+    name = str(doc.metadata.get("name", doc.id))
+    leftover = set(tokenize(question)) - set(tokenize(name)) - {"tiene", "tenei", "vende", "venden", "sell", "carry", "stock", "got", "there"}
+    if leftover:
+        return None  # "do you have the iPhone 15 in blue?" asks more: let the model read the row
+    price = doc.metadata.get("price")
+    at = f", {_money(price, currency)}" if isinstance(price, (int, float)) else ""
+    text = f"Sí, «{name}» está en el catálogo{at}." if language == "es" else f"Yes, “{name}” is in the catalog{at}."
+    return DirectAnswer(text, (doc.id,))

@@ -22,10 +22,9 @@ REFUSAL_TOKEN = "NOT_IN_CATALOG"
 SYSTEM_PROMPT = (
     "You are a shop assistant. Answer ONLY from the catalog rows in the user message. "
     "Copy names, prices and specs exactly as written in the rows; never guess or add facts. "
-    "If the rows do not answer the question, reply with exactly " + REFUSAL_TOKEN + ". "
-    "Be brief: one to three full sentences that name the product and the facts asked for. "
-    "No preamble, no lists of specs. Examples of the style: "
-    "'The Acme Kettle costs $25.00.' / 'El Hervidor Acme cuesta $25.00.'"
+    "Only say the shop sells or does something if a row says so. "
+    "If no row answers the question, reply with exactly " + REFUSAL_TOKEN + ". "
+    "Be brief: one to three full sentences that name the product and the facts asked for. No preamble."
 )
 
 HUMAN_TEMPLATE = "Catalog rows (prices in {currency}):\n{context}\n\nQuestion: {question}\nAnswer in {language}."
@@ -37,6 +36,11 @@ LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 REFUSALS = {
     "en": "Sorry, that is not in the catalog.",
     "es": "Lo siento, eso no está en el catálogo.",
+}
+# When the question names a product that IS in the catalog but the model found no answer in its row.
+ROW_LACKS = {
+    "en": "“{name}” is in the catalog, but its entry does not answer that.",
+    "es": "«{name}» está en el catálogo, pero su ficha no responde a eso.",
 }
 
 _ES_WORDS = {
@@ -94,9 +98,9 @@ class FieldConcept:
 
 CONCEPTS: tuple[FieldConcept, ...] = (
     FieldConcept({"en": "calories", "es": "las calorías"}, (r"\bcalori", r"\bkcal\b", r"\bkilocalori", r"\bkilojoule", r"\bkj\b"), ("calori", "kcal", "kj")),
-    FieldConcept({"en": "the weight", "es": "el peso"}, (r"\bweigh", r"\bpeso\b", r"\bpesa\b", r"\bcuanto pesa"), ("weight", "peso", " kg", "gram", " lbs", " oz")),
-    FieldConcept({"en": "the dimensions", "es": "las dimensiones"}, (r"\bdimension", r"\bmedidas\b", r"\bhow (big|tall|wide)\b"), ("dimension", "medidas", " mm", " cm", " x ")),
-    FieldConcept({"en": "the price", "es": "el precio"}, (r"\bprice", r"\bprecio", r"\bcost", r"\bcuest", r"\bcuanto vale", r"\bhow much (is|are|does|do)\b"), ("price", "precio", "$", "€", "cost", "pvp", "importe")),
+    FieldConcept({"en": "the weight", "es": "el peso"}, (r"\bweigh", r"\bpeso\b", r"\bpesa\b", r"\bcuanto pesa"), ("weight", "peso", "kg", "grams", "gramos", "lbs", "oz", "pounds", "libras")),
+    FieldConcept({"en": "the dimensions", "es": "las dimensiones"}, (r"\bdimension", r"\bmedidas\b", r"\bhow tall\b", r"\bhow wide\b"), ("dimension", "dimensions", "medidas", "mm", "cm")),
+    FieldConcept({"en": "the price", "es": "el precio"}, (r"\bprice", r"\bprecio", r"\bcost", r"\bcuest", r"\bcuanto vale", r"\bhow much (is|are)\b"), ("price", "precio", "$", "€", "cost", "pvp", "importe")),
     FieldConcept({"en": "the stock level", "es": "las existencias"}, (r"\bin stock\b", r"\bstock\b", r"\bunits? left\b", r"\bexistencias\b", r"\bquedan\b", r"\bunidades\b"), ("stock", "existencias", "qty", "quantity", "cantidad", "unidades", "units")),
     FieldConcept({"en": "the colours", "es": "los colores"}, (r"\bcolou?rs?\b", r"\bcolores\b"), ("color", "colour", "colores")),
     FieldConcept({"en": "the warranty", "es": "la garantía"}, (r"\bwarrant", r"\bgarantia"), ("warrant", "garantia")),
@@ -115,15 +119,24 @@ def doc_text(doc: Document) -> str:
     return normalise(f"{doc.page_content} {keys}")
 
 
+def has_evidence(text: str, concept: FieldConcept) -> bool:
+    """Does normalised row text mention the concept? Words match whole ("gram" is not in "programming")."""
+    return any((e in text) if not e.isalpha() else re.search(rf"\b{re.escape(e)}", text) is not None for e in concept.evidence)
+
+
 def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConcept]:
     """Concepts the question asks for that no retrieved row mentions at all."""
     q = normalise(question)
     texts = [doc_text(d) for d in docs]
-    missing = []
-    for concept in CONCEPTS:
-        if any(re.search(p, q) for p in concept.asks) and not any(e in t for t in texts for e in concept.evidence):
-            missing.append(concept)
-    return missing
+    return [c for c in CONCEPTS if any(re.search(p, q) for p in c.asks) and not any(has_evidence(t, c) for t in texts)]
+
+
+_CODE_RE = re.compile(r"\b(?=[a-z0-9]*[a-z])(?=[a-z0-9]*\d)[a-z0-9]{2,}\b")
+
+
+def unknown_codes(question: str, corpus_words: set[str]) -> list[str]:
+    """Model codes in the question ("S24", "PS5") that appear in no row: that product is not sold."""
+    return [c for c in _CODE_RE.findall(normalise(question)) if c not in corpus_words]
 
 
 def missing_field_message(concepts: Sequence[FieldConcept], docs: Sequence[Document], language: str) -> str:

@@ -22,7 +22,7 @@ from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
 from rag.filters import QueryFilter, matches, parse_filters
-from rag.prompts import CONCEPTS, doc_text, normalise
+from rag.prompts import CONCEPTS, doc_text, has_evidence, normalise, unknown_codes
 from rag.store import CatalogIndex
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class Interpretation:
     exact_ids: tuple[str, ...] = ()  # ids/SKUs typed in the question
     list_question: bool = False  # asks for several rows (filters applied as hard constraints)
     matching: int = 0  # rows satisfying the hard constraints of a list question
+    unknown_codes: tuple[str, ...] = ()  # model codes ("s24") found in no row of the store
 
 
 class LexicalIndex:
@@ -80,8 +81,10 @@ class LexicalIndex:
         for toks in self.name_tokens:
             for t in toks:
                 self.name_df[t] = self.name_df.get(t, 0) + 1
+        self.name_vocab = {t for d in docs for t in tokenize(str(d.metadata.get("name", "")))}
         self.phrases = [_phrase(str(d.metadata.get("name", ""))) for d in docs]
         self.texts = [doc_text(d) for d in docs]
+        self.words = {w for t in self.texts for w in re.findall(r"[a-z0-9]+", t)}
 
     def search(self, query: str, n: int) -> list[int]:
         if self.bm25 is None:
@@ -158,6 +161,15 @@ class CatalogRetriever(BaseRetriever):
         _, _, lex = self.lexical()
         return self._interpret(query, lex)
 
+    def contextualize(self, question: str, history):
+        """Resolve a follow-up question against the chat history (see :mod:`rag.followup`)."""
+        from rag.followup import Contextualized, contextualize
+
+        if self.mode != "hybrid" or not history:
+            return Contextualized(question, question)
+        _, _, lex = self.lexical()
+        return contextualize(question, history, lex)
+
     def focus(self, docs: list[Document], meaning: Interpretation) -> list[Document]:
         """The rows the LLM should see: only the named product(s) when the question names them.
 
@@ -184,7 +196,7 @@ class CatalogRetriever(BaseRetriever):
             rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
             scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
             matching = len(scoped or rows)
-        return Interpretation(filt, named, full, exact, list_question, matching)
+        return Interpretation(filt, named, full, exact, list_question, matching, tuple(unknown_codes(query, lex.words)))
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         if self.mode != "hybrid":
@@ -265,10 +277,10 @@ class CatalogRetriever(BaseRetriever):
             if not any(re.search(p, q) for p in concept.asks):
                 continue
             top = sorted(fused, key=lambda i: -fused[i])[:k]
-            if any(any(e in lex.texts[position[i]] for e in concept.evidence) for i in top if i in position):
+            if any(has_evidence(lex.texts[position[i]], concept) for i in top if i in position):
                 continue
             for idx in lex.search(query, len(lex.docs)):
-                if any(e in lex.texts[idx] for e in concept.evidence):
+                if has_evidence(lex.texts[idx], concept):
                     floor = fused[top[-1]] if top else 0.0
                     bump(lex.docs[idx], max(0.0, floor - fused.get(lex.docs[idx].id, 0.0)) + 1e-6)
                     break

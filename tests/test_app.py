@@ -1,4 +1,4 @@
-"""The Streamlit app end to end with AppTest: real e5 embeddings, real Chroma, real qwen-0.5b.
+"""The Streamlit app end to end with AppTest: real e5 embeddings, real Chroma, real qwen-1.5b.
 
 The sample catalogs are ingested once per module into a temp data dir; each test points the
 app at it through ``CATALOG_*`` env vars (the conftest wipes those per test, so they are set
@@ -107,6 +107,10 @@ def test_ask_page_answers_with_price_and_cited_row(app):
     assert [m.name for m in app.chat_message] == ["user", "assistant"]
     assert "799" in text_of(app.chat_message[1])
     assert "TS-PHN-001" in set(pd.concat(frames(app.chat_message[1]))["id"])
+
+    follow = ask(app, "and the Pro?")  # a follow-up resolved from the chat history
+    assert "999" in text_of(follow)
+    assert set(pd.concat(frames(follow))["id"]) == {"TS-PHN-002"}
 
 
 @pytest.mark.slow

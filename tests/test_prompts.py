@@ -118,3 +118,20 @@ def test_citations_explicit_then_by_name_then_top_row():
     assert cited_indices("That one costs 1999.", docs) == [0]
     assert cited_indices("Yes.", docs) == [0]
     assert strip_citation_markers("It is $799 [2].") == "It is $799."
+
+
+def test_weight_evidence_matches_whole_words_only():
+    """'gram' inside 'programming' is not a weight: the guard must still refuse to invent one."""
+    laptop = Document(id="L", page_content="MacBook Pro\ndescription: Ideal for programming", metadata={"name": "MacBook Pro"})
+    assert [c.name["en"] for c in missing_concepts("How much does the MacBook Pro weigh?", [laptop])] == ["the weight"]
+    heavy = Document(id="H", page_content="Kettle\nspecs: 1.2 kg", metadata={"name": "Kettle"})
+    assert missing_concepts("How much does the kettle weigh?", [heavy]) == []
+
+
+def test_unknown_model_codes():
+    from rag.prompts import unknown_codes
+
+    words = {"galaxy", "s9", "a54", "16gb", "m2", "4k"}
+    assert unknown_codes("What's the price of the Samsung Galaxy S24?", words) == ["s24"]
+    assert unknown_codes("¿Tienen monitores 4K?", words) == []
+    assert unknown_codes("Is the Galaxy A54 in stock? TS-ACC-003 under 1000", words) == []

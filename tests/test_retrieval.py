@@ -142,3 +142,17 @@ def test_direct_answer_is_none_for_open_questions():
 
     assert direct_answer("en", docs, Interpretation(filter=QueryFilter())) is None
     assert direct_answer("en", docs, None) is None
+
+
+def test_stock_question_about_a_named_product_is_answered_from_the_stock_field(retrievers):
+    r = retrievers["techstore"]
+    q = "¿Tienen en stock el Samsung Galaxy A54?"
+    meaning = r.interpret(q)
+    answer = direct_answer("es", r.focus(r.invoke(q), meaning), meaning)
+    assert answer.text == "No, «Samsung Galaxy A54 5G» está agotado (0 en stock)."
+    assert answer.cited == ("TS-PHN-006",)
+
+
+def test_unknown_model_code_is_flagged(retrievers):
+    assert retrievers["techstore"].interpret("What's the price of the Samsung Galaxy S24?").unknown_codes == ("s24",)
+    assert retrievers["techstore"].interpret("How much is the Galaxy A54?").unknown_codes == ()
