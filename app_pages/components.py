@@ -99,7 +99,10 @@ def answer_details(msg: dict[str, Any]) -> None:
 
 
 def ingest_report(report: IngestReport) -> None:
-    """Counts, per-field changes and rejected rows of an ingest (or dry run) report."""
+    """Detected columns, counts, per-field changes and rejected rows of an ingest (or dry run) report."""
+    for name, roles in report.mappings.items():
+        if roles:
+            st.caption(f"Columns recognised in **{name}**: " + ", ".join(f"`{h}` → {r}" for h, r in roles.items()))
     cols = st.columns(5)
     counts = [
         ("Added", len(report.added)), ("Updated", len(report.updated)), ("Removed", len(report.removed)),

@@ -45,6 +45,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     rejected: list[RowError] = field(default_factory=list)
+    mappings: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> {column header: detected role}
     dry_run: bool = False
     rebuilt: bool = False
     total: int = 0
@@ -72,6 +73,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "rejected": len(self.rejected),
             "field_changes": self.field_changes(),
+            "mappings": self.mappings,
             "total": self.total,
             "embedded": self.embedded,
             "seconds": self.seconds,
@@ -96,14 +98,20 @@ class IngestReport:
 
 def load_documents(
     paths: Sequence[Path], *, strict: bool = False, mapping: dict[str, str] | None = None
-) -> tuple[list[Document], list[RowError], dict[str, dict[str, Any]]]:
-    """Load every file; ids must be unique across the store's files (later duplicates are rejected)."""
+) -> tuple[list[Document], list[RowError], dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+    """Load every file; ids must be unique across the store's files (later duplicates are rejected).
+
+    Returns the documents, the rejected rows, per-file source info and per-file detected column roles.
+    """
     docs: dict[str, Document] = {}
     errors: list[RowError] = []
     sources: dict[str, dict[str, Any]] = {}
+    mappings: dict[str, dict[str, str]] = {}
     for path in paths:
         result = load_file(path, mapping=mapping, strict=strict)
         errors.extend(result.errors)
+        if result.mapping is not None:
+            mappings[Path(path).name] = dict(result.mapping.roles)
         kept = 0
         for doc in result.documents:
             if doc.id in docs:
@@ -119,7 +127,7 @@ def load_documents(
             docs[doc.id] = doc
             kept += 1
         sources[Path(path).name] = {"path": str(Path(path).resolve()), "rows": kept, "ingested_at": now_iso()}
-    return list(docs.values()), errors, sources
+    return list(docs.values()), errors, sources, mappings
 
 
 def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -170,8 +178,8 @@ def sync_store(
 
 
 def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebuild, strict, mapping, batch_size, progress):
-    docs, errors, sources = load_documents(paths, strict=strict, mapping=mapping)
-    report = IngestReport(store=store, files=[str(p) for p in paths], rejected=errors, dry_run=dry_run)
+    docs, errors, sources, mappings = load_documents(paths, strict=strict, mapping=mapping)
+    report = IngestReport(store=store, files=[str(p) for p in paths], rejected=errors, mappings=mappings, dry_run=dry_run)
     live = index.info(store)
     if live is not None and live.embedding != embedding_id:
         logger.warning("Store %s was embedded with %s; re-embedding everything with %s", store, live.embedding, embedding_id)

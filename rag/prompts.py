@@ -49,7 +49,7 @@ _ES_WORDS = {
     "son", "cuesta", "cuestan", "precio", "hacen", "hace", "me", "recomiendas", "recomienda", "y", "o",
     "un", "una", "por", "opciones", "puedo", "quiero", "dónde", "donde", "cómo", "como", "abren", "horario",
     "garantía", "garantia", "productos", "platos", "vegetarianas", "vegetariano", "vegetarianos", "envío",
-    "qué", "más", "mas", "barato", "barata", "colores", "está", "esta", "están", "tenéis", "teneis",
+    "más", "mas", "barato", "barata", "colores", "está", "esta", "están", "tenéis", "teneis",
     "venden", "vendéis", "algún", "alguna", "alguno", "cuántas", "cuantas", "calorías", "domingos", "lunes",
 }
 _EN_WORDS = {

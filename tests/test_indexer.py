@@ -140,6 +140,8 @@ def test_cli_json_report_and_missing_file(shop, capsys, monkeypatch):
     assert {k: report[k] for k in ("added", "updated", "removed", "unchanged", "rejected")} == {
         "added": 3, "updated": 0, "removed": 0, "unchanged": 0, "rejected": 0}
     assert sorted(report["details"]["added"]) == ["SKU-000", "SKU-001", "SKU-002"]
+    assert report["mappings"]["products.csv"] == {"sku": "id", "name": "name", "category": "category", "price": "price",
+                                                  "stock": "stock", "description": "description"}
     assert ingest_main(["--store", "shop", str(tmp / "nope.csv")]) == 2
     assert "nope.csv does not exist: check the path" in capsys.readouterr().err
     assert ids_in(settings, "shop") == {"SKU-000", "SKU-001", "SKU-002"}, "a failed run must not lose anything"
