@@ -18,6 +18,7 @@ from app_pages.components import tidy_columns
 from rag.chain import source_row
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
 from rag.settings import load_settings
+from rag.store import get_all
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_core.language_models import BaseChatModel
@@ -83,7 +84,7 @@ def catalog_rows(collection: str) -> pd.DataFrame:
 
     Published collections never change (an ingest writes a new one), so caching by name is safe.
     """
-    got = get_index().collection(collection).get(include=["metadatas"])
+    got = get_all(get_index().collection(collection), ["metadatas"])
     rows = [
         source_row(Document(id=i, page_content="", metadata=m or {}))
         for i, m in zip(got["ids"], got["metadatas"], strict=True)

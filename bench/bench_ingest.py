@@ -344,7 +344,7 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the temp dir (catalogs and index) and print its path")
     args = p.parse_args()
     if args.rows < 200:
-        p.error("--rows must be at least 200 (1%% changed / 0.5%% deleted must be whole rows)")
+        p.error("--rows must be at least 200 (1% changed / 0.5% deleted must be whole rows)")
     stub = args.embedder == "stub"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `kill` still removes the temp dir
 

@@ -25,7 +25,7 @@ from langchain_core.documents import Document
 
 from ingest.loaders import RowError, load_file
 from rag.errors import IngestLockedError
-from rag.store import CatalogIndex, StoreInfo, now_iso
+from rag.store import CatalogIndex, StoreInfo, get_all, now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebu
     old_col = None
     if live is not None:
         old_col = index.collection(live.collection)
-        got = old_col.get(include=["metadatas"])
+        got = get_all(old_col, ["metadatas"])
         existing = dict(zip(got["ids"], got["metadatas"], strict=True))
 
     ingested_sources = set(sources)

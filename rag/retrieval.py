@@ -23,7 +23,7 @@ from rank_bm25 import BM25Okapi
 
 from rag.filters import QueryFilter, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, normalise, unknown_codes
-from rag.store import CatalogIndex
+from rag.store import CatalogIndex, get_all
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class CatalogRetriever(BaseRetriever):
         info, col = self.index.live_collection(self.store, self.embedding_id)
         with self._lock:
             if self._version != info.collection:
-                got = col.get(include=["documents", "metadatas"])
+                got = get_all(col, ["documents", "metadatas"])
                 docs = [
                     Document(id=i, page_content=t or "", metadata=m or {})
                     for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)

@@ -158,5 +158,22 @@ def _info_from_meta(store: str, meta: dict[str, Any]) -> StoreInfo:
     )
 
 
+PAGE = 5000  # Chroma's SQLite backend fails on one get() of more than 32,766 rows
+
+
+def get_all(collection: Collection, include: list[str]) -> dict[str, list]:
+    """Every record of a collection, read in pages (bounded memory, no SQLite variable limit)."""
+    out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=PAGE, offset=offset)
+        out["ids"].extend(got["ids"])
+        for k in include:
+            out[k].extend(got[k] if got[k] is not None else [])
+        if len(got["ids"]) < PAGE:
+            return out
+        offset += PAGE
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -203,3 +203,21 @@ def test_kill_during_ingest_keeps_the_previous_index(shop):
     names = [c if isinstance(c, str) else c.name for c in index.client.list_collections()]
     assert [n for n in names if n.startswith("shop-")] == [index.info("shop").collection], "orphans are cleaned"
     assert len(ids_in(settings, "shop")) == 50
+
+
+def test_reads_are_paged_so_large_stores_work(shop, monkeypatch):
+    """Chroma fails one get() of > 32,766 rows; with a page of 2 every read must still see every row."""
+    import rag.store
+
+    settings, tmp = shop
+    monkeypatch.setattr(rag.store, "PAGE", 2)
+    f = write_csv(tmp / "products.csv", base_rows(5))
+    run([f], store="shop", settings=settings)
+    rows = base_rows(5)
+    rows[3][3] = "50.00"
+    write_csv(f, rows)
+    rep = run([f], store="shop", settings=settings)[0]
+    assert (rep.unchanged, list(rep.updated), rep.removed) == (4, ["SKU-003"], [])
+    index = build_index(settings)
+    got = rag.store.get_all(index.collection(index.info("shop").collection), ["metadatas"])
+    assert sorted(got["ids"]) == [f"SKU-{i:03d}" for i in range(5)] and len(got["metadatas"]) == 5
