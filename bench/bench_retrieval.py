@@ -203,6 +203,22 @@ def dev_lang_r5(results: dict, label: str, lang: str):
     return round(sum(1 for r in rows if r["rank"] and r["rank"] <= 5) / len(rows), 3) if rows else None
 
 
+def epqa_deltas(results: dict, k: int = 5) -> dict:
+    """recall@k differences on ePQA, with the paired counts behind them (one question = 100/n points)."""
+    def hits(label):
+        return [bool(r["rank"] and r["rank"] <= k) for r in results[label]["epqa"]["rows"]]
+
+    out = {}
+    for a, b in (("e5+hybrid", "baseline"), ("minilm+hybrid", "baseline"), ("e5+hybrid", "e5 vector"), ("e5 vector", "baseline")):
+        ha, hb = hits(a), hits(b)
+        out[f"{a} - {b}"] = {
+            "points": round(100 * (sum(ha) - sum(hb)) / len(ha), 1),
+            "wins": sum(x and not y for x, y in zip(ha, hb)),
+            "losses": sum(y and not x for x, y in zip(ha, hb)),
+        }
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epqa-limit", type=int, default=0, help="ePQA questions to ask (0 = all; the corpus is always complete)")
@@ -325,17 +341,11 @@ def main() -> int:
         print(f"{s['config']:<14} {fmt(s['dev_techstore_r5'], 12, True)} {fmt(s['dev_bella_r5'], 13, True)} "
               f"{fmt(s['dev_es_r5'], 10, True)} {fmt(s['epqa_r1'], 8, True)} {fmt(s['epqa_r5'], 8, True)} "
               f"{fmt(s['epqa_r10'], 9, True)} {fmt(s['epqa_mrr'], 8, True)}")
-    deltas = {}
-    if epqa:
-        by = {s["config"]: s for s in summary}
-        base = by["baseline"]["epqa_r5"]
-        deltas = {
-            "e5+hybrid - baseline": round((by["e5+hybrid"]["epqa_r5"] - base) * 100, 1),
-            "minilm+hybrid - baseline": round((by["minilm+hybrid"]["epqa_r5"] - base) * 100, 1),
-            "e5+hybrid - e5 vector": round((by["e5+hybrid"]["epqa_r5"] - by["e5 vector"]["epqa_r5"]) * 100, 1),
-        }
-        print("\nePQA recall@5, hybrid vs baseline (points): "
-              + "; ".join(f"{k}: {v:+.1f}" for k, v in deltas.items()))
+    deltas = epqa_deltas(results) if epqa else {}
+    if deltas:
+        print("\nePQA recall@5, hybrid vs baseline in points (questions only the first / only the second finds in its top 5):")
+        for name, d in deltas.items():
+            print(f"  {name:<26} {d['points']:+.1f}  ({d['wins']} / {d['losses']})")
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,8 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
 
     def route(x: dict[str, Any]) -> Runnable | str:
         """Skip the LLM when the answer is already known: a refusal, or an exact answer from metadata."""
-        if not x["docs"] or x["missing"] or (x["meaning"] is not None and x["meaning"].unknown_codes):
+        meaning = x["meaning"]
+        if not x["docs"] or x["missing"] or (meaning is not None and (meaning.unknown_codes or meaning.unknown_subject)):
             return REFUSAL_TOKEN
         if x["direct"] is not None:
             return x["direct"].text
@@ -142,7 +143,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
         .assign(meaning=lambda x: interpret(x["context"].search) if interpret else None)
         .assign(docs=lambda x: focus(x["docs"], x["meaning"]) if focus else x["docs"])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
-        .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency, x["context"].search))
+        .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency, x["context"].question))
         .assign(answer=RunnableLambda(route))
     )
 
@@ -156,7 +157,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
         text = missing_field_message(result["missing"], docs, language)
         return Answer(question, text, True, language, [], docs, timings=timings, method="guard")
     meaning = result.get("meaning")
-    if not docs or (meaning is not None and meaning.unknown_codes):
+    if not docs or (meaning is not None and (meaning.unknown_codes or meaning.unknown_subject)):
         return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard")
     if is_refusal(raw) or not raw.strip():
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]

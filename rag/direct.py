@@ -75,6 +75,10 @@ def direct_answer(
     if exists is not None:
         return exists
 
+    price_answer = _price_answer(question, docs, meaning, language, currency)
+    if price_answer is not None:
+        return price_answer
+
     if f.in_stock and named and not meaning.list_question:
         doc = named[0]
         name, stock = doc.metadata.get("name", doc.id), doc.metadata.get("stock")
@@ -142,4 +146,27 @@ def _exists_answer(question: str, docs: Sequence[Document], meaning, language: s
     price = doc.metadata.get("price")
     at = f", {_money(price, currency)}" if isinstance(price, (int, float)) else ""
     text = f"Sí, «{name}» está en el catálogo{at}." if language == "es" else f"Yes, “{name}” is in the catalog{at}."
+    return DirectAnswer(text, (doc.id,))
+
+
+PRICE_ASK = re.compile(r"^\W*(cuanto (cuesta|vale|sale)|que precio tiene|how much (is|does|are)|what is the price of|what's the price of)\b")
+
+
+def _price_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿Cuánto cuesta la Lasaña de la Casa?' — one named product, price asked and nothing else."""
+    from rag.retrieval import tokenize
+
+    q = normalise(question)
+    wanted = meaning.exact_ids or meaning.full_name_ids
+    if not PRICE_ASK.search(q) or len(wanted) != 1 or meaning.list_question or meaning.filter.hard:
+        return None
+    doc = next((d for d in docs if d.id == wanted[0]), None)
+    price = doc.metadata.get("price") if doc is not None else None
+    if not isinstance(price, (int, float)):
+        return None
+    name = str(doc.metadata.get("name", doc.id))
+    asked = set(tokenize(PRICE_ASK.sub(" ", q))) - set(tokenize(name)) - {"cost", "costa", "cuest", "price", "preci"}
+    if asked:
+        return None  # "how much is the iPhone 15 with AppleCare?" asks more than the row's price
+    text = f"«{name}» cuesta {_money(price, currency)}." if language == "es" else f"“{name}” costs {_money(price, currency)}."
     return DirectAnswer(text, (doc.id,))

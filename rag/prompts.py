@@ -179,6 +179,7 @@ def _canon_number(raw: str) -> str:
 
 
 def numbers_in(text: str) -> set[str]:
+    text = re.sub(r"(?m)^\s*\d{1,2}[.)]\s", " ", text)  # list numbering "1. " is not a stated fact
     return {_canon_number(m.group()) for m in _NUM_RE.finditer(text)}
 
 

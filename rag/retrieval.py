@@ -21,6 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
+from rag.direct import EXISTS
 from rag.filters import QueryFilter, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, normalise, unknown_codes
 from rag.store import CatalogIndex, get_all
@@ -64,6 +65,7 @@ class Interpretation:
     list_question: bool = False  # asks for several rows (filters applied as hard constraints)
     matching: int = 0  # rows satisfying the hard constraints of a list question
     unknown_codes: tuple[str, ...] = ()  # model codes ("s24") found in no row of the store
+    unknown_subject: bool = False  # "¿Tienen sushi?": no word of what is asked for appears in any row
 
 
 class LexicalIndex:
@@ -85,6 +87,7 @@ class LexicalIndex:
         self.phrases = [_phrase(str(d.metadata.get("name", ""))) for d in docs]
         self.texts = [doc_text(d) for d in docs]
         self.words = {w for t in self.texts for w in re.findall(r"[a-z0-9]+", t)}
+        self.vocab = {t for toks in corpus for t in toks}
 
     def search(self, query: str, n: int) -> list[int]:
         if self.bm25 is None:
@@ -196,7 +199,10 @@ class CatalogRetriever(BaseRetriever):
             rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
             scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
             matching = len(scoped or rows)
-        return Interpretation(filt, named, full, exact, list_question, matching, tuple(unknown_codes(query, lex.words)))
+        asked = [t for t in tokenize(EXISTS.sub(" ", normalise(query))) if len(t) >= 3]
+        unknown_subject = bool(EXISTS.search(normalise(query))) and bool(asked) and not any(t in lex.vocab for t in asked)
+        return Interpretation(filt, named, full, exact, list_question, matching, tuple(unknown_codes(query, lex.words)),
+                              unknown_subject)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         if self.mode != "hybrid":
