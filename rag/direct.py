@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from rag.filters import QueryFilter, matches
+from rag.filters import EXISTS, QueryFilter, matches
 from rag.prompts import normalise
+from rag.retrieval import tokenize
 
 TAG_NAMES = {
     "en": {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten-free"},
     "es": {"vegetarian": "vegetariano", "vegan": "vegano", "gluten-free": "sin gluten"},
 }
-EXISTS = re.compile(r"^\W*(do you (have|sell|carry|stock)|have you got|is there|tienen|teneis|venden|vendeis|hay)\b")
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "MXN": "$"}
 MAX_LISTED = 12
 
@@ -132,8 +132,6 @@ def direct_answer(
 
 def _exists_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
     """'¿Tienen Spaghetti Carbonara?' when the question names exactly one row in full and asks nothing else."""
-    from rag.retrieval import tokenize
-
     if not EXISTS.search(normalise(question)) or len(meaning.full_name_ids) != 1 or meaning.filter.hard:
         return None
     doc = next((d for d in docs if d.id == meaning.full_name_ids[0]), None)
@@ -154,8 +152,6 @@ PRICE_ASK = re.compile(r"^\W*(cuanto (cuesta|vale|sale)|que precio tiene|how muc
 
 def _price_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
     """'¿Cuánto cuesta la Lasaña de la Casa?' — one named product, price asked and nothing else."""
-    from rag.retrieval import tokenize
-
     q = normalise(question)
     wanted = meaning.exact_ids or meaning.full_name_ids
     if not PRICE_ASK.search(q) or len(wanted) != 1 or meaning.list_question or meaning.filter.hard:

@@ -30,6 +30,8 @@ MAX_PRICE = re.compile(
 MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|mas de|por encima de|minimo|como minimo|superior a)\s*" + _NUM)
 CHEAPEST = re.compile(r"\b(cheapest|least expensive|lowest price|mas barat[oa]s?|menos car[oa]s?|mas economic[oa]s?)\b")
 PRICIEST = re.compile(r"\b(most expensive|priciest|highest price|mas car[oa]s?)\b")
+# "Do you have X?" / "¿Tienen X?": an existence question (answered or refused from the rows).
+EXISTS = re.compile(r"^\W*(do you (have|sell|carry|stock)|have you got|is there|tienen|teneis|venden|vendeis|hay)\b")
 IN_STOCK = re.compile(r"\b(in stock|available now|en stock|disponibles|hay existencias)\b")
 LIST_WORDS = re.compile(
     r"\b(options|which|what (?:\w+ )?do you have|list|all|any|opciones|cuales|que (?:\w+ )?(?:tienen|hay)|"

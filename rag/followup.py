@@ -20,7 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.filters import parse_filters
 from rag.prompts import normalise
+from rag.retrieval import tokenize
 
 ELLIPSIS_START = re.compile(r"^\W*(y|e|o|and|or|what about|how about|and the|also|tambien|y el|y la|y los|y las)\b")
 PRONOUN = re.compile(r"\b(it|its|they|them|this one|that one|ese|esa|eso|este|esta|esto|la tiene|lo tiene|los tiene)\b")
@@ -51,9 +53,6 @@ def contextualize(question: str, history: Sequence[Turn], lex) -> Contextualized
 
     ``lex`` is the store's :class:`rag.retrieval.LexicalIndex` (product names and tokenizer).
     """
-    from rag.filters import parse_filters
-    from rag.retrieval import tokenize
-
     if not history or not history[-1].subjects:
         return Contextualized(question, question)
     prev = history[-1]
@@ -92,8 +91,6 @@ def _name_subject(question: str, subject: str) -> str:
 
 def _swap_subject(previous: str, subject: str, variant: str) -> str:
     """'How much RAM does the MacBook Pro have?' + subject 'MacBook Pro 14" M2' -> '... the MacBook Air have?'."""
-    from rag.retrieval import tokenize
-
     subject_tokens = set(tokenize(subject))
     words = list(re.finditer(r"[\w\"'.-]+", previous))
     best: tuple[int, int] | None = None
@@ -112,8 +109,6 @@ def _swap_subject(previous: str, subject: str, variant: str) -> str:
 
 def _variant(subject: str, words: str, lex) -> str:
     """The catalog name meant by "the Pro"/"the Air" after `subject`, else subject head + those words."""
-    from rag.retrieval import tokenize
-
     subject_tokens = set(tokenize(subject))
     extra = set(tokenize(words)) - subject_tokens
     if not extra:

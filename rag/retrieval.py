@@ -21,8 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.direct import EXISTS
-from rag.filters import QueryFilter, matches, parse_filters
+from rag.filters import EXISTS, QueryFilter, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, normalise, unknown_codes
 from rag.store import CatalogIndex, get_all
 
