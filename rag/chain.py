@@ -32,6 +32,7 @@ from rag.prompts import (
     currency_label,
     detect_language,
     format_rows,
+    is_echo,
     is_refusal,
     missing_concepts,
     missing_field_message,
@@ -39,7 +40,7 @@ from rag.prompts import (
     ungrounded_numbers,
 )
 
-MAX_PROMPT_ROWS = 8  # prompt length is latency on 2 cores
+MAX_PROMPT_ROWS = 5  # prompt length is latency on 2 cores (~150 prompt tokens/s)
 
 # Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
 HIDDEN_KEYS = {"content_hash", "kind", "score"}
@@ -112,7 +113,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
     """
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
-            "context": format_rows(x["docs"][:MAX_PROMPT_ROWS]),
+            "context": format_rows(x["docs"][:MAX_PROMPT_ROWS], x["context"].question),
             "question": x["context"].question,
             "language": LANGUAGE_NAMES[x["language"]],
             "currency": currency_label(currency),
@@ -159,7 +160,8 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     meaning = result.get("meaning")
     if not docs or (meaning is not None and (meaning.unknown_codes or meaning.unknown_subject)):
         return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard")
-    if is_refusal(raw) or not raw.strip():
+    asked = result["context"].question if result.get("context") is not None else question
+    if is_refusal(raw) or not raw.strip() or (result.get("direct") is None and is_echo(raw, asked, docs[:MAX_PROMPT_ROWS])):
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
         if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
             text = ROW_LACKS[language].format(name=named[0].metadata.get("name", named[0].id))

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 
 from rag.filters import EXISTS, QueryFilter, matches
-from rag.prompts import normalise
-from rag.retrieval import tokenize
+from rag.prompts import detect_language
+from rag.text import normalise, tokenize
 
 TAG_NAMES = {
     "en": {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten-free"},
@@ -75,9 +75,10 @@ def direct_answer(
     if exists is not None:
         return exists
 
-    price_answer = _price_answer(question, docs, meaning, language, currency)
-    if price_answer is not None:
-        return price_answer
+    for rule in (_price_answer, _compare_answer, _total_answer, _kind_answer):
+        found = rule(question, docs, meaning, language, currency)
+        if found is not None:
+            return found
 
     if f.in_stock and named and not meaning.list_question:
         doc = named[0]
@@ -95,9 +96,12 @@ def direct_answer(
         has = matches(doc, QueryFilter(tags=f.tags))
         tag = " / ".join(TAG_NAMES[language][t] for t in f.tags)
         if language == "es":
-            text = f"Sí: «{name}» figura como {tag} en el catálogo." if has else f"No: «{name}» no figura como {tag} en el catálogo."
+            text = f"Sí, «{name}» es {tag} según el catálogo." if has else f"No, «{name}» no es {tag} según el catálogo."
         else:
-            text = f"Yes: “{name}” is marked {tag} in the catalog." if has else f"No: “{name}” is not marked {tag} in the catalog."
+            text = f"Yes, “{name}” is {tag} according to the catalog." if has else f"No, “{name}” is not {tag} according to the catalog."
+        description = str(doc.metadata.get("description", "")).strip()
+        if description and detect_language(description) == language:  # the ingredients show staff why
+            text += f" {'Descripción' if language == 'es' else 'Description'}: {description}"
         return DirectAnswer(text, (doc.id,))
 
     if meaning.list_question and f.hard:
@@ -166,3 +170,91 @@ def _price_answer(question: str, docs: Sequence[Document], meaning, language: st
         return None  # "how much is the iPhone 15 with AppleCare?" asks more than the row's price
     text = f"«{name}» cuesta {_money(price, currency)}." if language == "es" else f"“{name}” costs {_money(price, currency)}."
     return DirectAnswer(text, (doc.id,))
+
+
+CHEAPER = re.compile(r"\b(cheaper|less expensive|lower price|mas barat[oa]|menos car[oa]|mas economic[oa])\b")
+DEARER = re.compile(r"\b(more expensive|pricier|costs? more|higher price|mas car[oa]|cuesta mas)\b")
+TOTAL = re.compile(r"\b(total|together|in all|both|sum|juntos|juntas|en total|los dos|las dos|ambos|ambas)\b")
+
+
+def _named_priced(question: str, docs: Sequence[Document], meaning) -> list[Document] | None:
+    """The rows named in full, in question order, when there are two or more and all have a price."""
+    wanted = list(dict.fromkeys(meaning.exact_ids + meaning.full_name_ids))
+    rows = [d for i in wanted for d in docs if d.id == i]
+    if len(rows) < 2 or len(rows) != len(wanted) or meaning.filter.hard:
+        return None
+    if not all(isinstance(d.metadata.get("price"), (int, float)) for d in rows):
+        return None
+    q = normalise(question)
+
+    def position(doc: Document) -> int:
+        return min((q.find(w) for w in normalise(str(doc.metadata.get("name", ""))).split() if w in q), default=len(q))
+
+    return sorted(rows, key=position)
+
+
+def _compare_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿Qué es más barato, el iPhone 15 o el Pixel 8?' — two or more named products compared by price."""
+    q = normalise(question)
+    cheaper, dearer = CHEAPER.search(q), DEARER.search(q)
+    if not (cheaper or dearer) or (cheaper and dearer):
+        return None
+    rows = _named_priced(question, docs, meaning)
+    if rows is None:
+        return None
+    ranked = sorted(rows, key=lambda d: d.metadata["price"], reverse=bool(dearer))
+    best, others = ranked[0], ranked[1:]
+    if any(o.metadata["price"] == best.metadata["price"] for o in others):
+        same = " y ".join(f"«{d.metadata['name']}»" for d in ranked) if language == "es" else " and ".join(f"“{d.metadata['name']}”" for d in ranked)
+        text = (f"Cuestan lo mismo: {same}, {_money(best.metadata['price'], currency)}." if language == "es"
+                else f"They cost the same: {same}, {_money(best.metadata['price'], currency)}.")
+        return DirectAnswer(text, tuple(d.id for d in ranked))
+    rest = ", ".join(
+        (f"«{o.metadata['name']}» ({_money(o.metadata['price'], currency)})" if language == "es"
+         else f"“{o.metadata['name']}” ({_money(o.metadata['price'], currency)})") for o in others
+    )
+    name, price = best.metadata["name"], _money(best.metadata["price"], currency)
+    if language == "es":
+        text = f"«{name}» es {'más barato' if cheaper else 'más caro'}: {price}, frente a {rest}."
+    else:
+        text = f"“{name}” is {'cheaper' if cheaper else 'more expensive'}: {price}, against {rest}."
+    return DirectAnswer(text, tuple(d.id for d in ranked))
+
+
+def _total_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'How much would an iPhone 15 plus AirPods Pro cost together?' — the sum of named products' prices.
+
+    Only one of each: a question with quantities ("two pizzas") is left to the model.
+    """
+    q = normalise(question)
+    if not TOTAL.search(q):
+        return None
+    rows = _named_priced(question, docs, meaning)
+    if rows is None:
+        return None
+    names = " ".join(normalise(str(d.metadata.get("name", ""))) for d in rows)
+    if set(re.findall(r"\d+", q)) - set(re.findall(r"\d+", names)) or re.search(r"\b(two|three|dos|tres|cuatro|four)\b", q):
+        return None
+    total = sum(d.metadata["price"] for d in rows)
+    parts = " + ".join(f"{d.metadata['name']} ({_money(d.metadata['price'], currency)})" for d in rows)
+    text = f"En total: {_money(total, currency)} — {parts}." if language == "es" else f"Together: {_money(total, currency)} — {parts}."
+    return DirectAnswer(text, tuple(d.id for d in rows))
+
+
+def _kind_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿Tienen monitores 4K?' / 'What smartwatches do you sell?' — the rows of that kind, from their names."""
+    kind = getattr(meaning, "kind_ids", ())
+    rows = [d for i in kind for d in docs if d.id == i]
+    if not rows:
+        return None
+    rows.sort(key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
+    shown = rows[:MAX_LISTED]
+    if EXISTS.search(normalise(question)):
+        head = "Sí, en el catálogo:" if language == "es" else "Yes, in the catalog:"
+    else:
+        head = "En el catálogo:" if language == "es" else "In the catalog:"
+    text = head + "\n" + "\n".join(_row_line(d, currency) for d in shown)
+    more = len(kind) - len(shown)
+    if more > 0:
+        text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
+    return DirectAnswer(text, tuple(d.id for d in shown))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CatalogFileError
-from rag.prompts import normalise
+from rag.text import normalise
 
 
 @dataclass

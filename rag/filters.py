@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from rag.prompts import normalise
+from rag.text import normalise
 
 # canonical tag -> (question patterns, row evidence)
 DIETARY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

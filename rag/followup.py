@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.filters import parse_filters
-from rag.prompts import normalise
-from rag.retrieval import tokenize
+from rag.text import normalise, tokenize
 
 ELLIPSIS_START = re.compile(r"^\W*(y|e|o|and|or|what about|how about|and the|also|tambien|y el|y la|y los|y las)\b")
 PRONOUN = re.compile(r"\b(it|its|they|them|this one|that one|ese|esa|eso|este|esta|esto|la tiene|lo tiene|los tiene)\b")

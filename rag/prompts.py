@@ -9,12 +9,13 @@ the answer cites, and whether every number in the answer appears in a cited row.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
+
+from rag.text import normalise, tokenize
 
 REFUSAL_TOKEN = "NOT_IN_CATALOG"
 
@@ -70,14 +71,46 @@ def detect_language(text: str) -> str:
     return "es" if es > en else "en"
 
 
-def format_rows(docs: Sequence[Document]) -> str:
-    """Numbered, compact rows: the first line of each doc is its name, the rest joined by ' | '."""
+MAX_SECTION_LINES = 4
+CLIP_CHARS = 110
+
+
+def format_rows(docs: Sequence[Document], question: str = "") -> str:
+    """Numbered, compact rows: the first line of each doc is its name, the rest joined by ' | '.
+
+    Prompt length is latency (prefill runs at ~150 tokens/s on 2 cores), so the rows are cut
+    to what the question needs: a row drops its id line (answers cite rows by number); a
+    policy section keeps only the lines that share a word with the question (all of them
+    when none does, e.g. a Spanish question over English policies); and when more than two
+    rows share the prompt, a field that shares no word with the question is clipped.
+    """
+    asked = {t for t in tokenize(question) if len(t) >= 3 or any(c.isdigit() for c in t)}
+    many = len(docs) > 2
+    q = normalise(question)
     blocks = []
     for i, doc in enumerate(docs, start=1):
         lines = [ln.strip() for ln in doc.page_content.splitlines() if ln.strip()]
         head, rest = (lines[0], lines[1:]) if lines else (doc.metadata.get("name", ""), [])
+        if doc.metadata.get("kind", "row") != "row":
+            hits = [ln for ln in rest if asked & set(tokenize(ln))]
+            rest = (hits or rest)[:MAX_SECTION_LINES] if hits else rest
+        else:
+            doc_id = normalise(str(doc.metadata.get("id", "")))
+            rest = [ln for ln in rest if not (doc_id and normalise(ln).endswith(f": {doc_id}") and doc_id not in q)]
+            if many:
+                rest = [ln if asked & set(tokenize(ln)) else _clip(ln) for ln in rest]
         blocks.append(f"[{i}] {head}" + (f"\n{' | '.join(rest)}" if rest else ""))
     return "\n".join(blocks)
+
+
+def _clip(line: str) -> str:
+    if len(line) <= CLIP_CHARS:
+        return line
+    cut = line[:CLIP_CHARS]
+    for sep in ("; ", ". ", ", ", " "):
+        if sep in cut[CLIP_CHARS // 2:]:
+            return cut[: cut.rindex(sep)] + " …"
+    return cut + " …"
 
 
 def currency_label(code: str) -> str:
@@ -106,12 +139,6 @@ CONCEPTS: tuple[FieldConcept, ...] = (
     FieldConcept({"en": "the warranty", "es": "la garantía"}, (r"\bwarrant", r"\bgarantia"), ("warrant", "garantia")),
     FieldConcept({"en": "the release date", "es": "la fecha de lanzamiento"}, (r"\brelease date\b", r"\bwhen was .* released\b", r"\bfecha de lanzamiento\b"), ("release", "lanzamiento")),
 )
-
-
-def normalise(text: str) -> str:
-    """Lower-case, accents removed (so 'garantía' matches 'garantia')."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def doc_text(doc: Document) -> str:
@@ -225,3 +252,24 @@ def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
 
 def strip_citation_markers(text: str) -> str:
     return re.sub(r"\s*\[\d{1,2}\]", "", text).strip()
+
+
+# Words that add nothing to an echo: "Sí, tienen vino." / "Yes, we have a happy hour."
+_ECHO_FILLER = {
+    "si", "yes", "no", "not", "we", "they", "you", "our", "puede", "puedo", "podem", "tenem", "ofrec", "offer", "sell",
+    "sold", "vende", "claro", "sure", "cours", "can", "will", "dont", "doesn", "does", "do", "here", "aqui", "also",
+}
+
+
+def is_echo(answer: str, question: str, docs: Sequence[Document]) -> bool:
+    """An answer that only restates the question, in words no row has, cites no catalog fact.
+
+    The small model answers yes/no questions it has no row for by echoing them ("Sí,
+    reparan pantallas rotas."); such an answer is not evidence and is treated as "not in
+    the catalog". "Sí, lleva huevo." is kept: a row has the word "huevo".
+    """
+    said = set(tokenize(answer)) - _ECHO_FILLER
+    if said - set(tokenize(question)) or numbers_in(answer):
+        return False
+    in_rows = {t for d in docs for t in tokenize(d.page_content)}
+    return not (said & in_rows)

@@ -22,35 +22,43 @@ from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
 from rag.filters import EXISTS, QueryFilter, matches, parse_filters
-from rag.prompts import CONCEPTS, doc_text, has_evidence, normalise, unknown_codes
+from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes
 from rag.store import CatalogIndex, get_all
+from rag.text import PREFIX_LEN, STOPWORDS, normalise, tokenize
 
 logger = logging.getLogger(__name__)
 
 RRF_K = 60
 EXACT_ID_BOOST = 1.0  # an id/SKU typed in the question always wins
 FULL_NAME_BOOST = 0.5  # "iPhone 15" named in full beats "Case for iPhone 15"
-PREFIX_LEN = 5  # crude stemming + typo tolerance: "vegetarianas"/"vegetarian" -> "veget", "iphon" ~ "iphone"
+# "What smartwatches do you sell?" / "¿Qué postres tienen?": asks which rows of a kind exist.
+KIND_LIST = re.compile(r"^\W*(what|which|que|cuales?)\b.*\b(do you (sell|have|carry|offer)|tienen|teneis|venden|vendeis|hay|ofrecen)\b")
+KIND_WORDS = re.compile(r"\b(what|which|que|cuales?|do you|sell|have|carry|offer|stock|any|some|algun[oa]?s?|tienen|teneis|"
+                        r"venden|vendeis|ofrecen|hay|you|kinds? of|types? of|tipos? de)\b")
 GENERIC = {"pro", "plus", "max", "mini", "the", "de", "la", "con", "al", "and", "with", "for", "para"}
-STOPWORDS = {
-    "the", "a", "an", "of", "for", "and", "or", "is", "are", "do", "does", "you", "have", "has", "what", "which",
-    "how", "much", "many", "in", "on", "with", "to", "it", "i", "me", "your", "any", "can", "there",
-    "el", "la", "los", "las", "de", "del", "y", "o", "que", "es", "son", "un", "una", "en", "con", "para", "por",
-    "mi", "tu", "se", "lo", "al", "hay", "tienen", "tiene", "cual", "cuanto", "cuanta", "como",
-}
-
-
-def tokenize(text: str) -> list[str]:
-    """Accent-free lower-case word prefixes without stopwords; ids like TS-LAP-001 kept whole too."""
-    norm = normalise(text)
-    words = re.findall(r"[a-z0-9]+", norm)
-    tokens = [w[:PREFIX_LEN] for w in words if w not in STOPWORDS]
-    tokens += re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", norm)  # hyphenated codes as one token
-    return tokens
 
 
 def _phrase(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", normalise(text)))
+
+
+_PARENS = re.compile(r"\([^)]*\)?")
+_GENERATION = re.compile(r"\s+(gen\s*\d+|\d+(st|nd|rd|th)\s+gen(eration)?)\s*$")
+
+
+def name_aliases(name: str, brand: str = "") -> set[str]:
+    """How staff say a product's name: in full, without the parenthetical, brand or generation.
+
+    "Lenovo ThinkPad X1 Carbon Gen 11" is asked about as "ThinkPad X1 Carbon", "iPad mini
+    (6th generation)" as "iPad mini", "AirPods Pro (2nd generation)" as "AirPods Pro".
+    """
+    full = _phrase(name)
+    bare = _phrase(_PARENS.sub(" ", normalise(name)))
+    out = {full, bare, _GENERATION.sub("", full), _GENERATION.sub("", bare)}
+    b = _phrase(brand)
+    if b:
+        out |= {a[len(b) + 1:] for a in out if a.startswith(b + " ")}
+    return {a for a in out if len(a) >= 3 and (" " in a or any(c.isdigit() for c in a) or a == full)}
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class Interpretation:
     matching: int = 0  # rows satisfying the hard constraints of a list question
     unknown_codes: tuple[str, ...] = ()  # model codes ("s24") found in no row of the store
     unknown_subject: bool = False  # "¿Tienen sushi?": no word of what is asked for appears in any row
+    kind_ids: tuple[str, ...] = ()  # "¿Tienen monitores 4K?": every row whose name/category has all the asked words
 
 
 class LexicalIndex:
@@ -74,6 +83,7 @@ class LexicalIndex:
         self.docs = docs
         corpus = [tokenize(f"{d.page_content} {d.metadata.get('id', '')}") for d in docs]
         self.bm25 = BM25Okapi(corpus) if corpus else None
+        self.position = {d.id: k for k, d in enumerate(docs)}
         self.by_id = {normalise(str(d.metadata.get("id", d.id))): k for k, d in enumerate(docs)}
         self.categories = {str(d.metadata["category"]) for d in docs if d.metadata.get("category")}
         category_tokens = {t for c in self.categories for t in tokenize(c)}
@@ -84,6 +94,16 @@ class LexicalIndex:
                 self.name_df[t] = self.name_df.get(t, 0) + 1
         self.name_vocab = {t for d in docs for t in tokenize(str(d.metadata.get("name", "")))}
         self.phrases = [_phrase(str(d.metadata.get("name", ""))) for d in docs]
+        alias_rows: dict[str, set[int]] = {}
+        for k, d in enumerate(docs):
+            for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", ""))):
+                alias_rows.setdefault(a, set()).add(k)
+        # a shortened name shared by two rows names neither ("ipad pro 13" for M2 and M4 models)
+        self.aliases = {a: rows.pop() for a, rows in alias_rows.items() if len(rows) == 1}
+        self.kind_words = [
+            re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.metadata.get('category', '')}"))
+            if d.metadata.get("kind", "row") == "row" else [] for d in docs
+        ]
         self.texts = [doc_text(d) for d in docs]
         self.words = {w for t in self.texts for w in re.findall(r"[a-z0-9]+", t)}
         self.vocab = {t for toks in corpus for t in toks}
@@ -100,14 +120,41 @@ class LexicalIndex:
         return [self.by_id[c] for c in codes if c in self.by_id]
 
     def full_names(self, query: str) -> list[int]:
-        """Rows whose whole name appears in the question; a name inside a longer matched name doesn't count."""
+        """Rows named in the question in full or by an alias (see :func:`name_aliases`).
+
+        A name inside a longer matched name doesn't count: "iPhone 15 Pro" does not name "iPhone 15".
+        """
         q = f" {_phrase(query)} "
-        hits = sorted((i for i, p in enumerate(self.phrases) if len(p) >= 3 and f" {p} " in q), key=lambda i: -len(self.phrases[i]))
-        kept: list[int] = []
-        for i in hits:
-            if not any(self.phrases[i] in self.phrases[j] for j in kept):
-                kept.append(i)
-        return kept
+        hits = sorted((a for a in self.aliases if f" {a} " in q), key=len, reverse=True)
+        kept: list[str] = []
+        rows: list[int] = []
+        for a in hits:
+            row = self.aliases[a]
+            if any(a in longer and self.aliases[longer] != row for longer in kept):
+                continue
+            kept.append(a)
+            if row not in rows:
+                rows.append(row)
+        return rows
+
+    def kind(self, query: str) -> list[int]:
+        """Rows of the kind a "do you have / what X do you sell" question asks for.
+
+        Every asked word must match a word of the row's name or category, by prefix
+        ("monitores" ~ "monitor") or as part of a compound ("smartwatches" ~ "watch").
+        """
+        q = normalise(query)
+        if not (EXISTS.search(q) or KIND_LIST.search(q)):
+            return []
+        asked = [w for w in re.findall(r"[a-z0-9]+", KIND_WORDS.sub(" ", EXISTS.sub(" ", q))) if w not in STOPWORDS]
+        if not asked:
+            return []
+
+        def has(words: list[str], w: str) -> bool:
+            return any(v[:PREFIX_LEN] == w[:PREFIX_LEN] or (len(v.rstrip("0123456789")) >= 4 and v.rstrip("0123456789") in w)
+                       for v in words)
+
+        return [k for k, words in enumerate(self.kind_words) if words and all(has(words, w) for w in asked)]
 
     def named(self, query: str) -> list[int]:
         """Rows named by a distinctive name word ("carbonara", "zenbook") or in full, best match first."""
@@ -200,8 +247,9 @@ class CatalogRetriever(BaseRetriever):
             matching = len(scoped or rows)
         asked = [t for t in tokenize(EXISTS.sub(" ", normalise(query))) if len(t) >= 3]
         unknown_subject = bool(EXISTS.search(normalise(query))) and bool(asked) and not any(t in lex.vocab for t in asked)
+        kind = () if (filt.hard or full or exact) else tuple(lex.docs[i].id for i in lex.kind(query))
         return Interpretation(filt, named, full, exact, list_question, matching, tuple(unknown_codes(query, lex.words)),
-                              unknown_subject)
+                              unknown_subject, kind)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         if self.mode != "hybrid":
@@ -235,11 +283,14 @@ class CatalogRetriever(BaseRetriever):
         for doc_id in fused:
             if filt.categories and pool[doc_id].metadata.get("category") in filt.categories:
                 fused[doc_id] += 0.5 / (RRF_K + 1)
+        for doc_id in meaning.kind_ids[: self.filtered_list_k]:
+            bump(lex.docs[lex.position[doc_id]], FULL_NAME_BOOST)
         if filt.sort and filt.categories and not meaning.named_ids:
             self._rank_by_price(lex, fused, filt, bump)
         k = self.k
         if meaning.list_question:
             k = max(self.k, self.filtered_list_k if hard else self.list_k)
+        k = max(k, min(len(meaning.kind_ids), self.filtered_list_k))
         self._cover_asked_concepts(query, lex, fused, k, bump)
         return self._top(pool, fused, k)
 
@@ -277,7 +328,7 @@ class CatalogRetriever(BaseRetriever):
     def _cover_asked_concepts(query: str, lex: LexicalIndex, fused, k: int, bump) -> None:
         """If the question asks for e.g. the warranty and no top row mentions it, bring in the best row that does."""
         q = normalise(query)
-        position = {d.id: n for n, d in enumerate(lex.docs)}
+        position = lex.position
         for concept in CONCEPTS:
             if not any(re.search(p, q) for p in concept.asks):
                 continue

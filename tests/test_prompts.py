@@ -10,6 +10,7 @@ from rag.prompts import (
     cited_indices,
     detect_language,
     format_rows,
+    is_echo,
     is_refusal,
     missing_concepts,
     missing_field_message,
@@ -54,10 +55,43 @@ def test_detect_language(text, lang):
 
 def test_format_rows_is_numbered_and_compact():
     text = format_rows([MACBOOK, IPHONE])
-    assert text == (
-        '[1] MacBook Pro 14" M2\nsku: TS-LAP-001 | category: Laptops | price: 1999.00 | specs: 16GB RAM; 512GB SSD\n'
-        "[2] iPhone 15\nsku: TS-PHN-001 | price: 799.00 | colors: Blue; Pink; Yellow; Green; Black"
+    assert text == (  # the sku line is dropped: answers cite rows by number
+        '[1] MacBook Pro 14" M2\ncategory: Laptops | price: 1999.00 | specs: 16GB RAM; 512GB SSD\n'
+        "[2] iPhone 15\nprice: 799.00 | colors: Blue; Pink; Yellow; Green; Black"
     )
+    assert "sku: TS-PHN-001" in format_rows([IPHONE], "What is TS-PHN-001?")  # unless the question gives it
+
+
+HOURS = Document(
+    id="policies#hours", page_content="Store hours\n- Address: 350 Congress Avenue.\n- Monday to Saturday: 10 am - 8 pm.\n"
+    "- Sunday: 11 am - 6 pm.\n- Closed on Christmas Day.", metadata={"id": "policies#hours", "name": "Store hours", "kind": "section"},
+)
+
+
+def test_format_rows_keeps_the_section_lines_the_question_is_about():
+    assert format_rows([HOURS], "What time do you open on Sunday?") == "[1] Store hours\n- Sunday: 11 am - 6 pm."
+    # no shared word (a Spanish question over English policies): the whole section
+    assert format_rows([HOURS], "¿A qué hora abren?").count("|") == 3
+
+
+def test_format_rows_clips_fields_the_question_does_not_ask_about_when_many_rows():
+    long = Document(id="x", page_content="Long\nspecs: " + "; ".join(f"feature {n} of many" for n in range(20)) +
+                    "\ndescription: ideal for video editing", metadata={"id": "x", "name": "Long", "kind": "row"})
+    text = format_rows([long, MACBOOK, IPHONE], "Which laptop for video editing?")
+    assert "feature 19" not in text and " …" in text
+    assert "ideal for video editing" in text
+    assert "feature 19" in format_rows([long], "Which laptop for video editing?")  # one row: nothing clipped
+
+
+@pytest.mark.parametrize(("answer", "question", "echo"), [
+    ("Sí, reparan pantallas rotas.", "¿Reparan pantallas rotas?", True),
+    ("Yes, we have a happy hour.", "Do you have a happy hour?", True),
+    ("No se puede ir con mascotas.", "¿Se puede ir con mascotas?", True),
+    ("Yes, the iPhone 15 comes in blue.", "Does the iPhone 15 come in blue?", False),  # a row says so
+    ("The MacBook Pro has 16GB RAM.", "How much RAM does the MacBook Pro have?", False),  # new facts
+])
+def test_echo_answers_without_row_support_are_detected(answer, question, echo):
+    assert is_echo(answer, question, [MACBOOK, IPHONE]) is echo
 
 
 def test_prompt_has_fixed_system_prefix_and_language_instruction():

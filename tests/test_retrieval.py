@@ -67,11 +67,12 @@ def test_dietary_list_is_complete_and_counted(retrievers):
 
 def test_named_dish_yes_no_uses_its_own_tags(retrievers):
     r = retrievers["bella-italia"]
-    for q, expected in [("Is the carbonara vegetarian?", "No: “Spaghetti Carbonara” is not marked vegetarian in the catalog."),
-                        ("¿La Pizza Margherita es vegetariana?", "Sí: «Pizza Margherita» figura como vegetariano en el catálogo.")]:
+    for q, expected in [("Is the carbonara vegetarian?", "No, “Spaghetti Carbonara” is not vegetarian according to the catalog."),
+                        ("¿La Pizza Margherita es vegetariana?", "Sí, «Pizza Margherita» es vegetariano según el catálogo. "
+                                                                 "Descripción: ")]:
         meaning = r.interpret(q)
         docs = r.focus(r.invoke(q), meaning)
-        assert direct_answer("en" if q.startswith("Is") else "es", docs, meaning).text == expected
+        assert direct_answer("en" if q.startswith("Is") else "es", docs, meaning).text.startswith(expected)
 
 
 def test_focus_keeps_only_the_named_product(retrievers):

@@ -1,0 +1,30 @@
+"""Text helpers shared by retrieval, prompts and the exact-answer rules (pure functions)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accents removed (so 'garantía' matches 'garantia')."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+PREFIX_LEN = 5  # crude stemming + typo tolerance: "vegetarianas"/"vegetarian" -> "veget", "iphon" ~ "iphone"
+STOPWORDS = {
+    "the", "a", "an", "of", "for", "and", "or", "is", "are", "do", "does", "you", "have", "has", "what", "which",
+    "how", "much", "many", "in", "on", "with", "to", "it", "i", "me", "your", "any", "can", "there",
+    "el", "la", "los", "las", "de", "del", "y", "o", "que", "es", "son", "un", "una", "en", "con", "para", "por",
+    "mi", "tu", "se", "lo", "al", "hay", "tienen", "tiene", "cual", "cuanto", "cuanta", "como",
+}
+
+
+def tokenize(text: str) -> list[str]:
+    """Accent-free lower-case word prefixes without stopwords; ids like TS-LAP-001 kept whole too."""
+    norm = normalise(text)
+    words = re.findall(r"[a-z0-9]+", norm)
+    tokens = [w[:PREFIX_LEN] for w in words if w not in STOPWORDS]
+    tokens += re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", norm)  # hyphenated codes as one token
+    return tokens
