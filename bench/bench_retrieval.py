@@ -20,10 +20,13 @@ split by the question's ``lang``.
 
 Part B: ePQA dev (public Amazon shopper questions, ``../shared/data/epqa/dev.csv``; skipped when
 absent). Every unique (product, snippet) pair of every product becomes one catalog row in a JSONL
-file (``id`` = ``<ASIN>-<nn>``, ``name`` = ``<ASIN> snippet <nn>``, ``description`` = the snippet),
+file (``id`` = ``<ASIN>-<nn>``, ``name`` = the product's title, ``description`` = the snippet),
 ingested as store ``epqa`` with the normal ingest. For each question with at least one label-2
 ("fully answers") snippet the rank of the first label-2 snippet in the top 10 gives recall@1/5/10
-and MRR. ``--epqa-limit`` limits the questions, never the corpus.
+and MRR. ``--epqa-limit`` limits the questions, never the corpus. Two protocols, same index:
+the shopper's question alone (asked on Amazon's product page, it often has no subject: "will
+this fit?"), and the question with the product's title in front, the way staff at a counter
+name the product they ask about.
 
 Results are printed and written to bench/results/retrieval.json.
 """
@@ -91,11 +94,15 @@ def load_epqa(path: Path) -> tuple[list[dict], list[dict], dict]:
         n = per_product[r["ASIN"]]
         sid = f"{r['ASIN']}-{n:02d}"
         sid_of[key] = sid
-        corpus.append({"id": sid, "name": f"{r['ASIN']} snippet {n}", "description": text,
-                       "_asin": r["ASIN"], "_source": r.get("source", "")})
+        title = _clean(r.get("title", "")) or f"{r['ASIN']} snippet {n}"
+        corpus.append({"id": sid, "name": title, "description": text, "_asin": r["ASIN"], "_source": r.get("source", "")})
     questions: dict[str, dict] = {}
     for r in rows:
-        q = questions.setdefault(r["qid"], {"qid": r["qid"], "question": r["question"], "asin": r["ASIN"], "gold": []})
+        q = questions.setdefault(r["qid"], {
+            "qid": r["qid"], "question": r["question"], "asin": r["ASIN"], "gold": [],
+            # staff name the product they ask about; on Amazon the product page gave that context
+            "named_question": f"{_clean(r.get('title', ''))}: {_clean(r['question'])}",
+        })
         text = _clean(r["candidate"])
         if r["label"].strip() == "2" and text:
             sid = sid_of[(r["ASIN"], text)]
@@ -163,10 +170,10 @@ def run_dev(retriever, items, store: str) -> dict:
     return {"metrics": out, "rows": [{k: r[k] for k in ("line", "lang", "rank", "retrieved", "retrieval_s")} for r in rows]}
 
 
-def run_epqa(retriever, questions: list[dict]) -> dict:
+def run_epqa(retriever, questions: list[dict], key: str = "question") -> dict:
     from rag.evaluate import EvalItem, evaluate
 
-    items = [EvalItem(question=q["question"], gold_ids=q["gold"], line=n) for n, q in enumerate(questions, 1)]
+    items = [EvalItem(question=q[key], gold_ids=q["gold"], line=n) for n, q in enumerate(questions, 1)]
     result = evaluate(items, retriever)
     rows = cap(result["rows"])
     return {"metrics": metrics_of(rows),
@@ -203,10 +210,10 @@ def dev_lang_r5(results: dict, label: str, lang: str):
     return round(sum(1 for r in rows if r["rank"] and r["rank"] <= 5) / len(rows), 3) if rows else None
 
 
-def epqa_deltas(results: dict, k: int = 5) -> dict:
+def epqa_deltas(results: dict, k: int = 5, part: str = "epqa") -> dict:
     """recall@k differences on ePQA, with the paired counts behind them (one question = 100/n points)."""
     def hits(label):
-        return [bool(r["rank"] and r["rank"] <= k) for r in results[label]["epqa"]["rows"]]
+        return [bool(r["rank"] and r["rank"] <= k) for r in results[label][part]["rows"]]
 
     out = {}
     for a, b in (("e5+hybrid", "baseline"), ("minilm+hybrid", "baseline"), ("e5+hybrid", "e5 vector"), ("e5 vector", "baseline")):
@@ -299,6 +306,12 @@ def main() -> int:
                     m = res["metrics"]
                     print(f"[{label}] ePQA: R@5 {fmt(m.get('recall@5'), 0, True)}% MRR {fmt(m.get('mrr'), 0, True)} "
                           f"({time.perf_counter() - t0:.1f}s, p50 {m.get('retrieval_s_p50')}s/question)")
+                    t0 = time.perf_counter()
+                    res = run_epqa(build_retriever(cfg, index, embeddings, EPQA_STORE), epqa["questions"], "named_question")
+                    results[label]["epqa_named"] = res
+                    m = res["metrics"]
+                    print(f"[{label}] ePQA, product named: R@5 {fmt(m.get('recall@5'), 0, True)}% "
+                          f"MRR {fmt(m.get('mrr'), 0, True)} ({time.perf_counter() - t0:.1f}s)")
             del embeddings, index
     finally:
         if args.keep:
@@ -308,13 +321,14 @@ def main() -> int:
 
     print_dev(results)
     if epqa:
-        print(f"\nPart B: ePQA dev, {len(epqa['questions'])} questions, corpus {epqa['stats']['snippets']} snippets "
-              f"(rank of the first label-2 snippet in the top {DEPTH}; % and p50 s)")
-        print(f"{'config':<14} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'p50 s':>6}")
-        for label, _, _ in CONFIGS:
-            m = results[label]["epqa"]["metrics"]
-            print(f"{label:<14} {fmt(m.get('recall@1'), 6, True)} {fmt(m.get('recall@5'), 6, True)} "
-                  f"{fmt(m.get('recall@10'), 6, True)} {fmt(m.get('mrr'), 6, True)} {fmt(m.get('retrieval_s_p50'), 6)}")
+        for part, what in (("epqa", "the question alone"), ("epqa_named", "the question with its product's title")):
+            print(f"\nPart B: ePQA dev, {what}: {len(epqa['questions'])} questions, corpus {epqa['stats']['snippets']} "
+                  f"snippets (rank of the first label-2 snippet in the top {DEPTH}; % and p50 s)")
+            print(f"{'config':<14} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'p50 s':>6}")
+            for label, _, _ in CONFIGS:
+                m = results[label][part]["metrics"]
+                print(f"{label:<14} {fmt(m.get('recall@1'), 6, True)} {fmt(m.get('recall@5'), 6, True)} "
+                      f"{fmt(m.get('recall@10'), 6, True)} {fmt(m.get('mrr'), 6, True)} {fmt(m.get('retrieval_s_p50'), 6)}")
         print("\nePQA corpus embedding + ingest per model:")
         for emb, info in ingest_info.items():
             e = info["epqa"]
@@ -324,6 +338,7 @@ def main() -> int:
     for label, emb, mode in CONFIGS:
         dev = results[label]["dev"]
         em = results[label].get("epqa", {}).get("metrics", {})
+        en = results[label].get("epqa_named", {}).get("metrics", {})
         summary.append({
             "config": label, "embedding": emb, "retrieval": mode,
             "dev_techstore_r5": dev["techstore"]["metrics"]["all"].get("recall@5"),
@@ -332,19 +347,22 @@ def main() -> int:
             "dev_en_r5": dev_lang_r5(results, label, "en"),
             "epqa_r1": em.get("recall@1"), "epqa_r5": em.get("recall@5"),
             "epqa_r10": em.get("recall@10"), "epqa_mrr": em.get("mrr"),
+            "epqa_named_r1": en.get("recall@1"), "epqa_named_r5": en.get("recall@5"), "epqa_named_mrr": en.get("mrr"),
         })
     print("\nSummary (recall/MRR in %)")
-    head = f"{'config':<14} {'dev tech R@5':>12} {'dev bella R@5':>13} {'dev ES R@5':>10} {'ePQA R@1':>8} {'ePQA R@5':>8} {'ePQA R@10':>9} {'ePQA MRR':>8}"
+    head = (f"{'config':<14} {'dev tech R@5':>12} {'dev bella R@5':>13} {'dev ES R@5':>10} {'ePQA R@1':>8} {'ePQA R@5':>8} "
+            f"{'ePQA R@10':>9} {'ePQA MRR':>8} {'named R@5':>9} {'named MRR':>9}")
     print(head)
     print("-" * len(head))
     for s in summary:
         print(f"{s['config']:<14} {fmt(s['dev_techstore_r5'], 12, True)} {fmt(s['dev_bella_r5'], 13, True)} "
               f"{fmt(s['dev_es_r5'], 10, True)} {fmt(s['epqa_r1'], 8, True)} {fmt(s['epqa_r5'], 8, True)} "
-              f"{fmt(s['epqa_r10'], 9, True)} {fmt(s['epqa_mrr'], 8, True)}")
-    deltas = epqa_deltas(results) if epqa else {}
-    if deltas:
-        print("\nePQA recall@5, hybrid vs baseline in points (questions only the first / only the second finds in its top 5):")
-        for name, d in deltas.items():
+              f"{fmt(s['epqa_r10'], 9, True)} {fmt(s['epqa_mrr'], 8, True)} {fmt(s['epqa_named_r5'], 9, True)} "
+              f"{fmt(s['epqa_named_mrr'], 9, True)}")
+    deltas = {part: epqa_deltas(results, part=part) for part in ("epqa", "epqa_named")} if epqa else {}
+    for part, ds in deltas.items():
+        print(f"\n{part} recall@5, config vs config in points (questions only the first / only the second finds in its top 5):")
+        for name, d in ds.items():
             print(f"  {name:<26} {d['points']:+.1f}  ({d['wins']} / {d['losses']})")
 
     out = ROOT / "bench" / "results"

@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("file", help="JSONL: question, gold_ids, expect_any, expect_all, refuse")
     p_eval.add_argument("--limit", type=int, help="only the first N questions")
     p_eval.add_argument("--retrieval-only", action="store_true", help="skip the LLM; retrieval metrics only")
+    p_eval.add_argument(
+        "--config", action="append", metavar="NAME|K=V,...",
+        help="a configuration to score, repeatable, side by side in one run: baseline (MiniLM, vector only, plain "
+        "chain), e5-plain, hybrid-plain, default (the shipped settings), or settings overrides such as "
+        "'retrieval=vector,top_k=6' (default: default)",
+    )
     _add_common(p_eval)
     p_eval.set_defaults(func=cmd_eval)
     args = parser.parse_args(argv)

@@ -104,12 +104,14 @@ def validate_question(question: str, max_chars: int) -> str:
     return q
 
 
-def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str = "USD") -> Runnable:
+def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str = "USD", guarded: bool = True) -> Runnable:
     """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "meaning", "missing", "direct", "answer"}``.
 
     ``answer`` is the raw model text, :data:`REFUSAL_TOKEN` when the guard decided, or the
     exact text of a :class:`~rag.direct.DirectAnswer` built from row metadata;
     streaming the chain streams ``answer`` token by token after ``docs`` arrives.
+    ``guarded=False`` is the plain textbook chain (rows -> prompt -> LLM), kept as the
+    evaluation baseline: no follow-ups, exact answers, focus or checks before the LLM.
     """
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -121,7 +123,16 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
 
     generate = RunnableLambda(prompt_vars) | PROMPT | llm | StrOutputParser()
 
-    interpret = getattr(retriever, "interpret", None)
+    if not guarded:
+        return RunnablePassthrough.assign(
+            language=lambda x: detect_language(x["question"]),
+            context=lambda x: Contextualized(x["question"], x["question"]),
+            guarded=lambda x: False,
+        ).assign(docs=(lambda x: x["question"]) | retriever).assign(
+            answer=RunnableLambda(lambda x: generate if x["docs"] else REFUSAL_TOKEN)
+        )
+
+    retrieve = getattr(retriever, "retrieve", None)
     focus = getattr(retriever, "focus", None)
     resolve = getattr(retriever, "contextualize", None)
 
@@ -139,10 +150,9 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
         return generate  # LangChain invokes/streams a returned Runnable with the same input
 
     return (
-        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context)
-        .assign(docs=(lambda x: x["context"].search) | retriever)
-        .assign(meaning=lambda x: interpret(x["context"].search) if interpret else None)
-        .assign(docs=lambda x: focus(x["docs"], x["meaning"]) if focus else x["docs"])
+        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context, guarded=lambda x: True)
+        .assign(found=lambda x: retrieve(x["context"].search) if retrieve else (retriever.invoke(x["context"].search), None))
+        .assign(docs=lambda x: focus(*x["found"]) if focus else x["found"][0], meaning=lambda x: x["found"][1])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
         .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency, x["context"].question))
         .assign(answer=RunnableLambda(route))
@@ -161,7 +171,12 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     if not docs or (meaning is not None and (meaning.unknown_codes or meaning.unknown_subject)):
         return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard")
     asked = result["context"].question if result.get("context") is not None else question
-    if is_refusal(raw) or not raw.strip() or (result.get("direct") is None and is_echo(raw, asked, docs[:MAX_PROMPT_ROWS])):
+    # "¿Reparan pantallas rotas?" -> "Sí, reparan pantallas rotas.": a claim about the shop that no row backs.
+    # (About a named product the row is in hand; a cross-lingual yes about it cannot be checked word for word.)
+    about_shop = meaning is None or not (meaning.full_name_ids or meaning.exact_ids)
+    echo = (result.get("guarded", True) and result.get("direct") is None and about_shop
+            and is_echo(raw, asked, docs[:MAX_PROMPT_ROWS]))
+    if is_refusal(raw) or not raw.strip() or echo:
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
         if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
             text = ROW_LACKS[language].format(name=named[0].metadata.get("name", named[0].id))

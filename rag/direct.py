@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from rag.filters import EXISTS, QueryFilter, matches
+from rag.filters import EXISTS, RECOMMEND, QueryFilter, matches
 from rag.prompts import detect_language
 from rag.text import normalise, tokenize
 
@@ -75,7 +75,7 @@ def direct_answer(
     if exists is not None:
         return exists
 
-    for rule in (_price_answer, _compare_answer, _total_answer, _kind_answer):
+    for rule in (_price_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
         found = rule(question, docs, meaning, language, currency)
         if found is not None:
             return found
@@ -258,3 +258,38 @@ def _kind_answer(question: str, docs: Sequence[Document], meaning, language: str
     if more > 0:
         text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
     return DirectAnswer(text, tuple(d.id for d in shown))
+
+
+_NOT_A_NEED = {"recom", "sugge", "sugie", "need", "neces", "quier", "want", "busco", "what", "which", "best", "good",
+               "ideal", "mejor", "bueno", "buena", "would", "could", "should", "you", "some", "algun", "puede", "can",
+               "that", "this", "my"}
+MAX_RECOMMENDED = 3
+
+
+def _recommend_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'Which laptop would you recommend for video editing?' — the rows whose own description says so.
+
+    Only when at least two words of the need ("video", "editing") appear in a row's description
+    or specs: then that text is the recommendation, quoted and priced. Otherwise (a Spanish need
+    over English rows, a vague need) the model reads the rows.
+    """
+    q = normalise(question)
+    if not RECOMMEND.search(q) or meaning.full_name_ids or meaning.exact_ids:
+        return None
+    need = {t for t in tokenize(RECOMMEND.sub(" ", q)) if len(t) >= 3} - _NOT_A_NEED
+    scored = []
+    for d in docs:
+        if d.metadata.get("kind", "row") != "row":
+            continue
+        text = f"{d.metadata.get('description', '')} {d.metadata.get('specs', '')}"
+        scored.append((len(need & set(tokenize(text))), d))
+    best = max((n for n, _ in scored), default=0)
+    if best < 2:
+        return None
+    picks = [d for n, d in scored if n == best][:MAX_RECOMMENDED]
+    head = "Según el catálogo, para eso:" if language == "es" else "From the catalog, for that:"
+    lines = []
+    for d in picks:
+        why = str(d.metadata.get("description") or d.metadata.get("specs") or "").strip()
+        lines.append(_row_line(d, currency) + (f": {why}" if why else ""))
+    return DirectAnswer(head + "\n" + "\n".join(lines), tuple(d.id for d in picks))

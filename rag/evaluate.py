@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import CatalogFileError
+from rag.errors import CatalogFileError, SettingsError
 from rag.text import normalise
 
 
@@ -111,59 +111,165 @@ def score(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return metrics
 
 
+def _history(item: EvalItem, deep, chain) -> list:
+    """The chat turns before a follow-up item (``"history": [earlier questions]``), asked for real."""
+    from rag.chain import ask
+    from rag.followup import Turn
+
+    turns: list = []
+    for earlier in item.extra.get("history", []):
+        if chain is not None:
+            turns.append(ask(chain, earlier, turns).turn())
+        else:
+            top = deep.invoke(earlier)[:1]
+            turns.append(Turn(earlier, tuple(str(d.metadata.get("name", d.id)) for d in top)))
+    return turns
+
+
 def evaluate(items: list[EvalItem], retriever, chain=None, *, progress=None) -> dict[str, Any]:
-    """Run every question: retrieval at depth 10 always, the full chain when ``chain`` is given."""
+    """Run every question: retrieval at depth 10 always, the full chain when ``chain`` is given.
+
+    A follow-up item (``"history"``) first asks its earlier questions; its retrieval is scored
+    on the question as resolved against them (as the chain would search it).
+    """
     from rag.chain import ask
 
     rows = []
     deep = retriever.model_copy(update={"k": max(10, retriever.k)})
     for n, item in enumerate(items, start=1):
+        turns = _history(item, deep, chain)
+        search = item.question
+        if turns and hasattr(deep, "contextualize"):
+            search = deep.contextualize(item.question, turns).search
         t = time.perf_counter()
-        ids = [d.id for d in deep.invoke(item.question)]
+        ids = [d.id for d in deep.invoke(search)]
         row: dict[str, Any] = {
             "line": item.line, "question": item.question, "gold_ids": item.gold_ids, "refuse": item.refuse,
             "retrieved": ids, "rank": retrieval_ranks(item.gold_ids, ids),
             "retrieval_s": round(time.perf_counter() - t, 3),
         }
         if chain is not None:
-            ans = ask(chain, item.question)
+            ans = ask(chain, item.question, turns)
             row.update(answer=ans.answer, refused=ans.refused, ungrounded=ans.ungrounded, timings=ans.timings,
-                       cited=[d.id for d in ans.sources], correct=answer_correct(item, ans.answer, ans.refused))
+                       cited=[d.id for d in ans.sources], method=ans.method,
+                       correct=answer_correct(item, ans.answer, ans.refused))
         rows.append(row)
         if progress:
             progress(n, len(items))
     return {"metrics": score(rows), "rows": rows}
 
 
-def format_table(metrics: dict[str, Any]) -> str:
-    width = max(len(k) for k in metrics)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in metrics.items())
+# Named configurations for ``--config`` (settings overrides); "default" is the shipped settings.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "baseline": {"embedding": "minilm", "retrieval": "vector", "pipeline": "plain"},
+    "e5-plain": {"embedding": "e5", "retrieval": "vector", "pipeline": "plain"},
+    "hybrid-plain": {"embedding": "e5", "retrieval": "hybrid", "pipeline": "plain"},
+    "default": {},
+}
+SHOWN = ("embedding", "retrieval", "pipeline", "top_k", "llm_backend", "llm_preset")
+
+
+def parse_config(spec: str) -> tuple[str, dict[str, Any]]:
+    """``baseline`` / ``default`` / ``embedding=minilm,retrieval=vector`` -> (label, settings overrides)."""
+    if spec in CONFIGS:
+        return spec, dict(CONFIGS[spec])
+    overrides: dict[str, Any] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(
+                f"--config {spec!r}: use a name ({', '.join(CONFIGS)}) or key=value pairs such as "
+                "'embedding=minilm,retrieval=vector'."
+            )
+        overrides[key.strip()] = value.strip()
+    return spec, overrides
+
+
+def format_table(runs: list[dict[str, Any]]) -> str:
+    """One column per configuration, one line per metric."""
+    labels = [r["label"] for r in runs]
+    keys = list(dict.fromkeys(k for r in runs for k in r["metrics"]))
+    width = max(len(k) for k in keys + ["metric"])
+    cols = [max(len(label), 8) for label in labels]
+    lines = [f"{'metric':<{width}}  " + "  ".join(f"{label:>{c}}" for label, c in zip(labels, cols, strict=True))]
+    for k in keys:
+        vals = [r["metrics"].get(k) for r in runs]
+        lines.append(f"{k:<{width}}  " + "  ".join(f"{'' if v is None else v!s:>{c}}" for v, c in zip(vals, cols, strict=True)))
+    return "\n".join(lines)
+
+
+def _index_for(settings, store: str, tmp: Path):
+    """The store's index built with this configuration's embedding model.
+
+    The live index answers when it was built with the same model; otherwise the sample
+    catalog ``catalog/<store>`` is ingested into a temporary directory for this run.
+    """
+    from rag.errors import IndexMismatchError
+    from rag.factory import build_index
+    from rag.models import embedding_id
+
+    index = build_index(settings)
+    try:
+        index.live_collection(store, embedding_id(settings))
+        return settings, index
+    except IndexMismatchError:
+        pass
+    from ingest.__main__ import run as run_ingest
+
+    folder = settings.catalog_dir / store
+    if not folder.is_dir():
+        raise SettingsError(
+            f"The '{store}' index was built with another embedding model, and there is no {folder} to rebuild it "
+            f"from for this configuration: re-ingest the store with embedding={settings.embedding} first."
+        )
+    scratch = settings.model_copy(update={"data_dir": tmp / settings.embedding.replace("/", "_"),
+                                          "model_dir": settings.model_cache_dir})
+    index = build_index(scratch)
+    run_ingest([folder], store=store, settings=scratch, index=index)
+    return scratch, index
 
 
 def main_eval(args, settings) -> int:
-    """CLI body of ``python -m rag eval``."""
+    """CLI body of ``python -m rag eval``: every ``--config`` on the same questions, side by side."""
+    import tempfile
+
     from tqdm import tqdm
 
-    from rag.factory import build_embeddings, build_index, build_llm, build_retriever, build_store_chain
+    from rag.factory import build_embeddings, build_llm, build_retriever, build_store_chain
 
     items = load_items(args.file)
     if args.limit:
         items = items[: args.limit]
     store = args.store or settings.default_store
-    index = build_index(settings)
-    embeddings = build_embeddings(settings)
-    retriever = build_retriever(settings, index, embeddings, store)
-    chain = None if args.retrieval_only else build_store_chain(settings, index, embeddings, build_llm(settings), store)
-    bar = None if args.json else tqdm(total=len(items), desc="questions", file=sys.stderr)
-    result = evaluate(items, retriever, chain, progress=(lambda n, t: bar.update(1)) if bar else None)
-    if bar:
-        bar.close()
-    result["config"] = {k: str(getattr(settings, k)) for k in ("embedding", "retrieval", "top_k", "llm_backend", "llm_preset")}
+    specs = args.config or ["default"]
+    runs: list[dict[str, Any]] = []
+    llms: dict[tuple, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        for spec in specs:
+            label, overrides = parse_config(spec)
+            cfg = type(settings)(**{**settings.model_dump(), **overrides}) if overrides else settings  # validated
+            cfg, index = _index_for(cfg, store, Path(tmp))
+            embeddings = build_embeddings(cfg)
+            retriever = build_retriever(cfg, index, embeddings, store)
+            chain = None
+            if not args.retrieval_only:
+                key = (cfg.llm_backend, cfg.llm_preset, str(cfg.llm_model_path))
+                if key not in llms:  # one model load for all configurations
+                    llms[key] = build_llm(cfg)
+                chain = build_store_chain(cfg, index, embeddings, llms[key], store)
+            bar = None if args.json else tqdm(total=len(items), desc=label, file=sys.stderr)
+            result = evaluate(items, retriever, chain, progress=(lambda n, t: bar.update(1)) if bar else None)
+            if bar:
+                bar.close()
+            runs.append({"label": label, "config": {k: str(getattr(cfg, k)) for k in SHOWN}, **result})
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        print(format_table(result["metrics"]))
-        wrong = [r for r in result["rows"] if r.get("correct") is False]
+        print(json.dumps({"store": store, "file": str(args.file), "runs": runs}, ensure_ascii=False, indent=2))
+        return 0
+    print(format_table(runs))
+    for run in runs:
+        wrong = [r for r in run["rows"] if r.get("correct") is False]
+        if wrong:
+            print(f"\n[{run['label']}] {len(wrong)} wrong:")
         for r in wrong:
-            print(f"\n✗ line {r['line']}: {r['question']}\n  got: {r['answer'][:200]}")
+            print(f"✗ line {r['line']}: {r['question']}\n  got: {r['answer'][:200]}")
     return 0

@@ -33,7 +33,7 @@ def build_store_chain(settings: Settings, index: CatalogIndex, embeddings, llm: 
     """The QA chain for one store (raises IndexMissingError/IndexMismatchError if it can't answer)."""
     retriever = build_retriever(settings, index, embeddings, store)
     info, _ = index.live_collection(store, embedding_id(settings))
-    return build_chain(retriever, llm, currency=info.currency)
+    return build_chain(retriever, llm, currency=info.currency, guarded=settings.pipeline == "guarded")
 
 
 __all__ = ["build_embeddings", "build_index", "build_llm", "build_retriever", "build_store_chain"]

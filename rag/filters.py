@@ -32,6 +32,11 @@ CHEAPEST = re.compile(r"\b(cheapest|least expensive|lowest price|mas barat[oa]s?
 PRICIEST = re.compile(r"\b(most expensive|priciest|highest price|mas car[oa]s?)\b")
 # "Do you have X?" / "¿Tienen X?": an existence question (answered or refused from the rows).
 EXISTS = re.compile(r"^\W*(do you (have|sell|carry|stock)|have you got|is there|tienen|teneis|venden|vendeis|hay)\b")
+# "Which laptop would you recommend for video editing?": several candidate rows, judged by their descriptions.
+RECOMMEND = re.compile(
+    r"\b(recommend|suggest|best for|good for|ideal for|recomiend\w*|recomend\w*|sugier\w*|suger\w*|ideal para|"
+    r"buen[oa] para|mejor para)\b"
+)
 IN_STOCK = re.compile(r"\b(in stock|available now|en stock|disponibles|hay existencias)\b")
 LIST_WORDS = re.compile(
     r"\b(options|which|what (?:\w+ )?do you have|list|all|any|opciones|cuales|que (?:\w+ )?(?:tienen|hay)|"
@@ -87,7 +92,7 @@ def parse_filters(question: str, categories: set[str] | frozenset[str] = frozens
         min_price=_amount(mn.group(1)) if mn else None,
         in_stock=bool(IN_STOCK.search(q)),
         categories=cats,
-        wants_list=bool(tags) or bool(mx or mn) or bool(LIST_WORDS.search(q)),
+        wants_list=bool(tags) or bool(mx or mn) or bool(LIST_WORDS.search(q)) or bool(RECOMMEND.search(q)),
         sort="asc" if CHEAPEST.search(q) and not mx else "desc" if PRICIEST.search(q) else None,
     )
 

@@ -28,6 +28,7 @@ PRONOUN = re.compile(r"\b(it|its|they|them|this one|that one|ese|esa|eso|este|es
 # Questions about an attribute with no product named: "¿lleva huevo?", "¿cuánto cuesta?", "what colours?"
 ATTRIBUTE_START = re.compile(
     r"^\W*(lleva|contiene|tiene|trae|viene|cuanto (cuesta|vale|pesa)|que precio|de que colou?r|en que colores|"
+    r"cuant[oa]s? (ram|memoria|quedan|unidades|hay)|quedan|"
     r"is it|does it|does that|how much is it|how much does it|what colou?rs?|which colou?rs?|how much ram|how many)\b"
 )
 
@@ -62,7 +63,10 @@ def contextualize(question: str, history: Sequence[Turn], lex) -> Contextualized
     filt = parse_filters(question, lex.categories)
     # "¿y el Pro?": only product-name words after the conjunction
     elliptical = rest != q and bool(content) and len(content) <= 3 and all(t in lex.name_vocab for t in content)
-    referential = not own_names and not filt.hard and not filt.wants_list and bool(PRONOUN.search(q) or ATTRIBUTE_START.search(q))
+    # "¿lleva huevo?", "and is it vegan?", "what about the warranty?": the previous subject is meant
+    asks_attribute = bool(ATTRIBUTE_START.search(rest.strip()) or (rest != q and content))
+    refines_list = filt.wants_list or bool(filt.max_price or filt.min_price)  # "¿y vegetarianas?" narrows a list
+    referential = not own_names and (bool(PRONOUN.search(q)) or (asks_attribute and not refines_list))
     if not (elliptical or referential):
         return Contextualized(question, question)
 
@@ -79,7 +83,7 @@ def _name_subject(question: str, subject: str) -> str:
     'and what colors does it come in?' -> 'what colors does iPhone 15 come in?';
     '¿lleva huevo?' -> '¿Spaghetti Carbonara lleva huevo?'; 'how much ram?' -> 'how much ram (MacBook Pro)?'
     """
-    text = re.sub(r"^\s*(and|y|e)\s+", "", question.strip(), flags=re.IGNORECASE)
+    text = re.sub(r"^(¿?)\s*(and|y|e)\s+", r"\1", question.strip(), flags=re.IGNORECASE)
     m = PRONOUN.search(normalise(text))
     if m and len(normalise(text)) == len(text):  # same offsets after accent folding
         return text[: m.start()] + subject + text[m.end():]

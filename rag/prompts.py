@@ -25,7 +25,8 @@ SYSTEM_PROMPT = (
     "Copy names, prices and specs exactly as written in the rows; never guess or add facts. "
     "Only say the shop sells or does something if a row says so. "
     "If no row answers the question, reply with exactly " + REFUSAL_TOKEN + ". "
-    "Be brief: one to three full sentences that name the product and the facts asked for. No preamble."
+    "Be brief: one to three full sentences that name the product and the facts asked for, quoting the row "
+    "(for a yes/no question, the row fact that decides it). No preamble."
 )
 
 HUMAN_TEMPLATE = "Catalog rows (prices in {currency}):\n{context}\n\nQuestion: {question}\nAnswer in {language}."
@@ -92,8 +93,10 @@ def format_rows(docs: Sequence[Document], question: str = "") -> str:
         lines = [ln.strip() for ln in doc.page_content.splitlines() if ln.strip()]
         head, rest = (lines[0], lines[1:]) if lines else (doc.metadata.get("name", ""), [])
         if doc.metadata.get("kind", "row") != "row":
-            hits = [ln for ln in rest if asked & set(tokenize(ln))]
-            rest = (hits or rest)[:MAX_SECTION_LINES] if hits else rest
+            overlap = [len(asked & set(tokenize(ln))) for ln in rest]
+            if any(overlap):  # the best-matching lines, in their own order
+                best = sorted(range(len(rest)), key=lambda n: -overlap[n])[:MAX_SECTION_LINES]
+                rest = [rest[n] for n in sorted(best) if overlap[n]]
         else:
             doc_id = normalise(str(doc.metadata.get("id", "")))
             rest = [ln for ln in rest if not (doc_id and normalise(ln).endswith(f": {doc_id}") and doc_id not in q)]

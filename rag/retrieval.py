@@ -21,7 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.filters import EXISTS, QueryFilter, matches, parse_filters
+from rag.filters import EXISTS, RECOMMEND, QueryFilter, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes
 from rag.store import CatalogIndex, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, normalise, tokenize
@@ -92,14 +92,17 @@ class LexicalIndex:
         for toks in self.name_tokens:
             for t in toks:
                 self.name_df[t] = self.name_df.get(t, 0) + 1
-        self.name_vocab = {t for d in docs for t in tokenize(str(d.metadata.get("name", "")))}
+        self.name_vocab = {  # product-name words ("pro", "air"), for "¿y el Pro?" follow-ups
+            t for d in docs if d.metadata.get("kind", "row") == "row" for t in tokenize(str(d.metadata.get("name", "")))
+        }
         self.phrases = [_phrase(str(d.metadata.get("name", ""))) for d in docs]
         alias_rows: dict[str, set[int]] = {}
         for k, d in enumerate(docs):
             for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", ""))):
                 alias_rows.setdefault(a, set()).add(k)
-        # a shortened name shared by two rows names neither ("ipad pro 13" for M2 and M4 models)
-        self.aliases = {a: rows.pop() for a, rows in alias_rows.items() if len(rows) == 1}
+        # A shortened name shared by two products names neither ("ipad pro 13" for the M2 and M4 models);
+        # rows with the very same name are one product's rows (e.g. several Q&A snippets) and are named together.
+        self.aliases = {a: tuple(sorted(rows)) for a, rows in alias_rows.items() if len({self.phrases[k] for k in rows}) == 1}
         self.kind_words = [
             re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.metadata.get('category', '')}"))
             if d.metadata.get("kind", "row") == "row" else [] for d in docs
@@ -129,12 +132,11 @@ class LexicalIndex:
         kept: list[str] = []
         rows: list[int] = []
         for a in hits:
-            row = self.aliases[a]
-            if any(a in longer and self.aliases[longer] != row for longer in kept):
+            named = self.aliases[a]
+            if any(a in longer and self.aliases[longer] != named for longer in kept):
                 continue
             kept.append(a)
-            if row not in rows:
-                rows.append(row)
+            rows.extend(k for k in named if k not in rows)
         return rows
 
     def kind(self, query: str) -> list[int]:
@@ -239,7 +241,8 @@ class CatalogRetriever(BaseRetriever):
         named = tuple(lex.docs[i].id for i in lex.named(query))
         full = tuple(lex.docs[i].id for i in lex.full_names(query))
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
-        list_question = filt.wants_list and not named and not exact
+        # a recommendation weighs several rows even when a word of the question is in some product name ("power")
+        list_question = filt.wants_list and not exact and (not named or (bool(RECOMMEND.search(normalise(query))) and not full))
         matching = 0
         if list_question and filt.hard:
             rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
@@ -252,10 +255,14 @@ class CatalogRetriever(BaseRetriever):
                               unknown_subject, kind)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return self.retrieve(query)[0]
+
+    def retrieve(self, query: str) -> tuple[list[Document], Interpretation]:
+        """The rows for a question and how it was read, in one pass (the chain needs both)."""
         if self.mode != "hybrid":
             info, col = self.index.live_collection(self.store, self.embedding_id)
             pool, fused = self._vector(col, query, min(self.candidates, max(info.count, 1)))
-            return self._top(pool, fused, self.k)
+            return self._top(pool, fused, self.k), Interpretation(filter=QueryFilter())
         info, col, lex = self.lexical()
         meaning = self._interpret(query, lex)
         filt = meaning.filter
@@ -292,7 +299,7 @@ class CatalogRetriever(BaseRetriever):
             k = max(self.k, self.filtered_list_k if hard else self.list_k)
         k = max(k, min(len(meaning.kind_ids), self.filtered_list_k))
         self._cover_asked_concepts(query, lex, fused, k, bump)
-        return self._top(pool, fused, k)
+        return self._top(pool, fused, k), meaning
 
     def _vector(self, col, query: str, n: int) -> tuple[dict[str, Document], dict[str, float]]:
         got = col.query(query_embeddings=[self.embeddings.embed_query(query)], n_results=n, include=["documents", "metadatas"])

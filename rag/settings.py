@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(4, ge=1, le=20, description="Catalog rows given to the LLM.")
     retrieval: Literal["hybrid", "vector"] = Field("hybrid", description="Fusion of BM25 and vectors, or vectors only.")
+    pipeline: Literal["guarded", "plain"] = Field(
+        "guarded",
+        description="'guarded': exact answers from row fields, follow-ups, focus and answer checks around the LLM; "
+        "'plain': retrieved rows straight into the prompt (the textbook chain, kept as the evaluation baseline).",
+    )
 
     # --- generation -----------------------------------------------------------------------
     llm_backend: Literal["llamacpp", "transformers", "openai"] = Field("llamacpp")
