@@ -75,7 +75,7 @@ def direct_answer(
     if exists is not None:
         return exists
 
-    for rule in (_price_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
+    for rule in (_id_answer, _price_answer, _allergen_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
         found = rule(question, docs, meaning, language, currency)
         if found is not None:
             return found
@@ -165,7 +165,8 @@ def _price_answer(question: str, docs: Sequence[Document], meaning, language: st
     if not isinstance(price, (int, float)):
         return None
     name = str(doc.metadata.get("name", doc.id))
-    asked = set(tokenize(PRICE_ASK.sub(" ", q))) - set(tokenize(name)) - {"cost", "costa", "cuest", "price", "preci"}
+    asked = (set(tokenize(PRICE_ASK.sub(" ", q))) - set(tokenize(name)) - set(tokenize(str(doc.metadata.get("id", doc.id))))
+             - {"cost", "costa", "cuest", "price", "preci"})
     if asked:
         return None  # "how much is the iPhone 15 with AppleCare?" asks more than the row's price
     text = f"«{name}» cuesta {_money(price, currency)}." if language == "es" else f"“{name}” costs {_money(price, currency)}."
@@ -293,3 +294,67 @@ def _recommend_answer(question: str, docs: Sequence[Document], meaning, language
         why = str(d.metadata.get("description") or d.metadata.get("specs") or "").strip()
         lines.append(_row_line(d, currency) + (f": {why}" if why else ""))
     return DirectAnswer(head + "\n" + "\n".join(lines), tuple(d.id for d in picks))
+
+
+WHAT_IS = re.compile(r"^\W*(what is|what's|que es|what are)\s+(the |el |la |lo )?(?P<code>[a-z0-9]+(?:[-_][a-z0-9]+)+)\W*$")
+
+
+def _id_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'What is TS-ACC-003?' — the row with that id: its name, price and description."""
+    if len(meaning.exact_ids) != 1 or not WHAT_IS.search(normalise(question)):
+        return None
+    doc = next((d for d in docs if d.id == meaning.exact_ids[0]), None)
+    if doc is None:
+        return None
+    name, price = doc.metadata.get("name", doc.id), doc.metadata.get("price")
+    at = f" ({_money(price, currency)})" if isinstance(price, (int, float)) else ""
+    about = str(doc.metadata.get("description") or doc.metadata.get("category") or "").strip()
+    code = doc.metadata.get("id", doc.id)
+    text = f"{code} es «{name}»{at}." if language == "es" else f"{code} is “{name}”{at}."
+    return DirectAnswer(text + (f" {about}" if about else ""), (doc.id,))
+
+
+# canonical allergen -> words staff use for it (EN/ES, accent-free)
+ALLERGENS: dict[str, tuple[str, ...]] = {
+    "egg": ("egg", "eggs", "huevo", "huevos"),
+    "dairy": ("dairy", "milk", "lactose", "lacteos", "lacteo", "leche", "lactosa"),
+    "gluten": ("gluten", "wheat", "trigo"),
+    "nuts": ("nuts", "nut", "frutos secos", "nueces", "almendras", "tree nuts"),
+    "peanuts": ("peanut", "peanuts", "cacahuete", "cacahuetes", "mani"),
+    "shellfish": ("shellfish", "seafood", "marisco", "mariscos"),
+    "fish": ("fish", "pescado"),
+    "soy": ("soy", "soya", "soja"),
+    "celery": ("celery", "apio"),
+    "mustard": ("mustard", "mostaza"),
+    "sesame": ("sesame", "sesamo"),
+    "sulphites": ("sulphites", "sulfites", "sulfitos"),
+}
+CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with|free|sin)\b")
+
+
+def _allergen_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿El Tiramisú lleva huevo?' — yes/no from the named dish's allergen list, never from the model.
+
+    Only allergens are answered this way: an ingredient that is not an allergen ("¿lleva
+    cebolla?") is not in that list, and its absence there proves nothing.
+    """
+    q = normalise(question)
+    asked = [a for a, words in ALLERGENS.items() if any(re.search(rf"\b{w}\b", q) for w in words)]
+    wanted = meaning.exact_ids or meaning.full_name_ids or meaning.named_ids[:1]
+    if len(asked) != 1 or len(wanted) != 1 or not CONTAINS.search(q) or meaning.list_question:
+        return None
+    doc = next((d for d in docs if d.id == wanted[0]), None)
+    field = next((k for k in (doc.metadata if doc is not None else {}) if normalise(str(k)).startswith(("alerg", "allerg"))), None)
+    if field is None:
+        return None
+    listed = str(doc.metadata[field])
+    has = any(re.search(rf"\b{w}\b", normalise(listed)) for w in ALLERGENS[asked[0]])
+    name = doc.metadata.get("name", doc.id)
+    if language == "es":
+        text = (f"Sí, «{name}» lleva {ALLERGENS[asked[0]][2] if asked[0] != 'nuts' else 'frutos secos'}"
+                if has else f"No figura: la lista de alérgenos de «{name}» no lo incluye")
+        text += f" (alérgenos: {listed or 'ninguno'})."
+    else:
+        text = f"Yes, “{name}” contains {asked[0]}" if has else f"Not listed: the allergens of “{name}” do not include {asked[0]}"
+        text += f" (allergens: {listed or 'none'})."
+    return DirectAnswer(text, (doc.id,))

@@ -74,6 +74,13 @@ def contextualize(question: str, history: Sequence[Turn], lex) -> Contextualized
     if elliptical:
         variant = _variant(subject, rest, lex)
         return Contextualized(f"{variant} {question}", _swap_subject(prev.question, subject, variant), followup=True)
+    # "¿y cuánto cuesta el Pro?": a new question about a variant of the subject
+    variant_words = [t for t in content if t in lex.name_vocab and t not in set(tokenize(subject))]
+    if variant_words:
+        variant = _variant(subject, " ".join(variant_words), lex)
+        if variant != subject and any(str(d.metadata.get("name", "")) == variant for d in lex.docs):
+            own = re.sub(r"^(¿?)\s*(and|y|e)\s+", r"\1", question.strip(), flags=re.IGNORECASE)
+            return Contextualized(f"{variant} {question}", _swap_subject(own, variant, variant), followup=True)
     return Contextualized(f"{subject} {question}", _name_subject(question, subject), followup=True)
 
 

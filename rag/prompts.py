@@ -249,6 +249,10 @@ def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
             not hits and isinstance(price, (int, float)) and _canon_number(f"{price:.2f}") in a_nums
         ):
             hits.add(i)
+    if not hits and a_nums:  # "Teléfono: (02) 245-6789." cites the row holding those numbers
+        cover = [len(a_nums & numbers_in(d.page_content)) for d in docs]
+        if max(cover, default=0):
+            hits.add(cover.index(max(cover)))
     hits = sorted(hits)
     return hits or ([0] if docs else [])
 

@@ -9,6 +9,7 @@ re-ingest without a restart and rebuilds its lexical index only when the version
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import threading
@@ -109,6 +110,7 @@ class LexicalIndex:
         ]
         self.texts = [doc_text(d) for d in docs]
         self.words = {w for t in self.texts for w in re.findall(r"[a-z0-9]+", t)}
+        self.word_list = sorted(w for w in self.words if len(w) >= 4 and w.isalpha())
         self.vocab = {t for toks in corpus for t in toks}
 
     def search(self, query: str, n: int) -> list[int]:
@@ -138,6 +140,11 @@ class LexicalIndex:
             kept.append(a)
             rows.extend(k for k in named if k not in rows)
         return rows
+
+    def near_words(self, text: str) -> list[str]:
+        """Catalog words a typo or spelling variant in ``text`` is close to ("lasagna" ~ "lasana" for Lasaña)."""
+        return [w for q in re.findall(r"[a-z]{4,}", normalise(text)) if q not in STOPWORDS
+                for w in difflib.get_close_matches(q, self.word_list, n=1, cutoff=0.85)]
 
     def kind(self, query: str) -> list[int]:
         """Rows of the kind a "do you have / what X do you sell" question asks for.
@@ -249,7 +256,8 @@ class CatalogRetriever(BaseRetriever):
             scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
             matching = len(scoped or rows)
         asked = [t for t in tokenize(EXISTS.sub(" ", normalise(query))) if len(t) >= 3]
-        unknown_subject = bool(EXISTS.search(normalise(query))) and bool(asked) and not any(t in lex.vocab for t in asked)
+        unknown_subject = (bool(EXISTS.search(normalise(query))) and bool(asked) and not any(t in lex.vocab for t in asked)
+                           and not lex.near_words(EXISTS.sub(" ", normalise(query))))
         kind = () if (filt.hard or full or exact) else tuple(lex.docs[i].id for i in lex.kind(query))
         return Interpretation(filt, named, full, exact, list_question, matching, tuple(unknown_codes(query, lex.words)),
                               unknown_subject, kind)

@@ -77,3 +77,17 @@ def test_follow_up_conversation_with_the_real_model(chains):
     egg = ask(chains["bella-italia"], "¿lleva huevo?", [dish.turn()])
     assert not egg.refused and "huevo" in egg.answer.lower()
     assert [d.id for d in egg.sources] == ["BI-011"]
+
+
+def test_a_new_question_about_a_variant_swaps_the_subject():
+    c = resolve("¿y cuánto cuesta el Pro?", "¿Cuánto cuesta el iPhone 15?", "iPhone 15")
+    assert c.question == "¿cuánto cuesta el iPhone 15 Pro?" and c.followup
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("¿Cuánta RAM tiene?", '¿MacBook Pro 14" M2 Cuánta RAM tiene?'),  # attribute, no pronoun
+    ("and is it vegan?", 'is MacBook Pro 14" M2 vegan?'),  # a pronoun wins over the filter word
+])
+def test_attribute_follow_ups_get_the_subject(question, expected):
+    c = resolve(question, "How much is the MacBook Pro?", 'MacBook Pro 14" M2')
+    assert c.followup and c.question == expected

@@ -205,3 +205,19 @@ def test_recommendations_quote_the_rows_whose_description_fits_the_need(retrieve
     assert gaming.cited == ("TS-LAP-010",)
     # a need no description states in the question's words (Spanish over English rows): left to the model
     assert _direct(r, "¿Qué teléfono me recomiendas para mi abuela?", "es") is None
+
+
+def test_ids_and_allergens_are_answered_from_the_row(retrievers):
+    assert _direct(retrievers["techstore"], "What is TS-ACC-003?", "en").text.startswith(
+        "TS-ACC-003 is “Apple 20W USB-C Power Adapter” ($19.00). A compact wall charger")
+    assert _direct(retrievers["techstore"], "How much is TS-ACC-003?", "en").text == "“Apple 20W USB-C Power Adapter” costs $19.00."
+    b = retrievers["bella-italia"]
+    assert _direct(b, "¿El Tiramisú lleva huevo?", "es").text == "Sí, «Tiramisú» lleva huevo (alérgenos: gluten; huevo; lácteos)."
+    assert _direct(b, "Does the tiramisu contain nuts?", "en").text.startswith("Not listed: the allergens of “Tiramisú”")
+    assert _direct(b, "¿El Tiramisú lleva cebolla?", "es") is None  # not an allergen: its absence proves nothing
+
+
+def test_typo_of_a_catalog_word_is_not_an_unknown_subject(retrievers):
+    b = retrievers["bella-italia"]
+    assert not b.interpret("tienen lasagna?").unknown_subject  # Lasaña
+    assert b.interpret("¿Tienen sushi?").unknown_subject
