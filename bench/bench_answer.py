@@ -64,7 +64,7 @@ def med(values: list[float]) -> float:
 def run_chain(settings, questions, llm):
     from rag.chain import stream_answer
     from rag.factory import build_embeddings, build_index, build_store_chain
-    from rag.prompts import LANGUAGE_NAMES, PROMPT, currency_label, format_rows
+    from rag.prompts import LANGUAGE_NAMES, PROMPT, currency_label, format_rows, prompt_rows
 
     index = build_index(settings)
     emb = build_embeddings(settings)
@@ -85,8 +85,8 @@ def run_chain(settings, questions, llm):
                      "first_token_s": round(first, 3), "total_s": round(total, 3), "tokens": toks, "llm": used_llm})
         if used_llm and final.retrieved:
             # the exact messages the chain sent, rebuilt from the rows it saw
-            docs = final.retrieved[:8]
-            msgs = PROMPT.format_messages(context=format_rows(docs), question=q, language=LANGUAGE_NAMES[final.language],
+            docs = prompt_rows(final.retrieved, q)
+            msgs = PROMPT.format_messages(context=format_rows(docs, q), question=q, language=LANGUAGE_NAMES[final.language],
                                           currency=currency_label("USD"))
             prompts.append((len(rows) - 1, msgs))
     return rows, prompts

@@ -36,11 +36,10 @@ from rag.prompts import (
     is_refusal,
     missing_concepts,
     missing_field_message,
+    prompt_rows,
     strip_citation_markers,
     ungrounded_numbers,
 )
-
-MAX_PROMPT_ROWS = 5  # prompt length is latency on 2 cores (~150 prompt tokens/s)
 
 # Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
 HIDDEN_KEYS = {"content_hash", "kind", "score"}
@@ -115,7 +114,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
     """
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
-            "context": format_rows(x["docs"][:MAX_PROMPT_ROWS], x["context"].question),
+            "context": format_rows(prompt_rows(x["docs"], x["context"].question), x["context"].question),
             "question": x["context"].question,
             "language": LANGUAGE_NAMES[x["language"]],
             "currency": currency_label(currency),
@@ -175,7 +174,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     # (About a named product the row is in hand; a cross-lingual yes about it cannot be checked word for word.)
     about_shop = meaning is None or not (meaning.full_name_ids or meaning.exact_ids)
     echo = (result.get("guarded", True) and result.get("direct") is None and about_shop
-            and is_echo(raw, asked, docs[:MAX_PROMPT_ROWS]))
+            and is_echo(raw, asked, prompt_rows(docs, asked)))
     if is_refusal(raw) or not raw.strip() or echo:
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
         if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
@@ -186,7 +185,8 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     if direct is not None:
         cited = [d for d in docs if d.id in direct.cited]
         return Answer(question, direct.text, False, language, cited, docs, timings=timings, method="metadata")
-    cited = [docs[i] for i in cited_indices(raw, docs)]
+    shown = prompt_rows(docs, asked)  # what the model saw, numbered as it saw them
+    cited = [shown[i] for i in cited_indices(raw, shown)]
     text = strip_citation_markers(raw)
     return Answer(
         question, text, False, language, cited, docs,

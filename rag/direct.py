@@ -75,7 +75,7 @@ def direct_answer(
     if exists is not None:
         return exists
 
-    for rule in (_id_answer, _price_answer, _allergen_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
+    for rule in (_id_answer, _price_answer, _allergen_answer, _colour_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
         found = rule(question, docs, meaning, language, currency)
         if found is not None:
             return found
@@ -357,4 +357,29 @@ def _allergen_answer(question: str, docs: Sequence[Document], meaning, language:
     else:
         text = f"Yes, “{name}” contains {asked[0]}" if has else f"Not listed: the allergens of “{name}” do not include {asked[0]}"
         text += f" (allergens: {listed or 'none'})."
+    return DirectAnswer(text, (doc.id,))
+
+
+COLOURS_ASK = re.compile(r"\b(colou?rs?|colores|color|come in|viene en|vienen en)\b")
+
+
+def _colour_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿Qué colores tiene el Pixel 8?' / 'Does it come in pink?' — the named row's colours, as written."""
+    q = normalise(question)
+    wanted = meaning.exact_ids or meaning.full_name_ids
+    if not COLOURS_ASK.search(q) or len(wanted) != 1 or meaning.list_question:
+        return None
+    doc = next((d for d in docs if d.id == wanted[0]), None)
+    field = next((k for k in (doc.metadata if doc is not None else {}) if normalise(str(k)).startswith("colo")), None)
+    if field is None or not str(doc.metadata[field]).strip():
+        return None
+    colours = [c.strip() for c in re.split(r"[;,/]", str(doc.metadata[field])) if c.strip()]
+    name = doc.metadata.get("name", doc.id)
+    listed = ", ".join(colours)
+    asked = [c for c in colours if re.search(rf"\b{re.escape(normalise(c))}\b", q)]
+    if asked:
+        text = f"Sí, «{name}» viene en {asked[0]}. Colores: {listed}." if language == "es" else \
+            f"Yes, “{name}” comes in {asked[0]}. Colours: {listed}."
+    else:
+        text = f"«{name}» viene en: {listed}." if language == "es" else f"“{name}” comes in: {listed}."
     return DirectAnswer(text, (doc.id,))

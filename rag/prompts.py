@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.text import normalise, tokenize
+from rag.text import name_aliases, normalise, phrase, tokenize
 
 REFUSAL_TOKEN = "NOT_IN_CATALOG"
 
@@ -72,7 +72,19 @@ def detect_language(text: str) -> str:
     return "es" if es > en else "en"
 
 
+MAX_PROMPT_ROWS = 5  # prompt length is latency on 2 cores (~150 prompt tokens/s)
 MAX_SECTION_LINES = 4
+
+
+def prompt_rows(docs: Sequence[Document], question: str, limit: int = MAX_PROMPT_ROWS) -> list[Document]:
+    """The rows the model sees (and may cite): the top ``limit``, minus policy sections that share
+    no word with the question when another section does (they are noise, and cost prefill)."""
+    asked = {t for t in tokenize(question) if len(t) >= 3 or any(c.isdigit() for c in t)}
+    docs = list(docs[:limit])
+    sections = [d for d in docs if d.metadata.get("kind", "row") != "row"]
+    if any(asked & set(tokenize(d.page_content)) for d in sections):
+        docs = [d for d in docs if d not in sections or asked & set(tokenize(d.page_content))]
+    return docs
 CLIP_CHARS = 110
 
 
@@ -86,8 +98,8 @@ def format_rows(docs: Sequence[Document], question: str = "") -> str:
     rows share the prompt, a field that shares no word with the question is clipped.
     """
     asked = {t for t in tokenize(question) if len(t) >= 3 or any(c.isdigit() for c in t)}
-    many = len(docs) > 2
     q = normalise(question)
+    many = len(docs) > 2
     blocks = []
     for i, doc in enumerate(docs, start=1):
         lines = [ln.strip() for ln in doc.page_content.splitlines() if ln.strip()]
@@ -231,17 +243,20 @@ def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
     explicit = sorted({int(n) - 1 for n in re.findall(r"\[(\d{1,2})\]", answer) if 0 < int(n) <= len(docs)})
     if explicit:
         return explicit
-    a = normalise(answer)
+    a = f" {phrase(answer)} "
     a_nums = numbers_in(answer)
-    # Longest names first, each match blanked out, so "iPhone 15" does not also match inside "iPhone 15 Pro".
+    # Longest names first (in full or as staff say them: "Motorola Moto G Power 5G"), each match blanked
+    # out, so "iPhone 15" does not also match inside "iPhone 15 Pro".
     names = sorted(
-        ((normalise(str(d.metadata.get("name", ""))), i) for i, d in enumerate(docs)), key=lambda x: -len(x[0])
+        ((alias, i) for i, d in enumerate(docs)
+         for alias in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
+        key=lambda x: -len(x[0]),
     )
     hits = set()
     for name, i in names:
-        if name and name in a:
+        if name and f" {name} " in a:
             hits.add(i)
-            a = a.replace(name, " ")
+            a = a.replace(f" {name} ", "  ")
     for i, d in enumerate(docs):
         doc_id = normalise(str(d.metadata.get("id", "")))
         price = d.metadata.get("price")

@@ -25,7 +25,7 @@ from rank_bm25 import BM25Okapi
 from rag.filters import EXISTS, RECOMMEND, QueryFilter, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes
 from rag.store import CatalogIndex, get_all
-from rag.text import PREFIX_LEN, STOPWORDS, normalise, tokenize
+from rag.text import PREFIX_LEN, STOPWORDS, name_aliases, normalise, phrase, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +37,6 @@ KIND_LIST = re.compile(r"^\W*(what|which|que|cuales?)\b.*\b(do you (sell|have|ca
 KIND_WORDS = re.compile(r"\b(what|which|que|cuales?|do you|sell|have|carry|offer|stock|any|some|algun[oa]?s?|tienen|teneis|"
                         r"venden|vendeis|ofrecen|hay|you|kinds? of|types? of|tipos? de)\b")
 GENERIC = {"pro", "plus", "max", "mini", "the", "de", "la", "con", "al", "and", "with", "for", "para"}
-
-
-def _phrase(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", normalise(text)))
-
-
-_PARENS = re.compile(r"\([^)]*\)?")
-_GENERATION = re.compile(r"\s+(gen\s*\d+|\d+(st|nd|rd|th)\s+gen(eration)?)\s*$")
-
-
-def name_aliases(name: str, brand: str = "") -> set[str]:
-    """How staff say a product's name: in full, without the parenthetical, brand or generation.
-
-    "Lenovo ThinkPad X1 Carbon Gen 11" is asked about as "ThinkPad X1 Carbon", "iPad mini
-    (6th generation)" as "iPad mini", "AirPods Pro (2nd generation)" as "AirPods Pro".
-    """
-    full = _phrase(name)
-    bare = _phrase(_PARENS.sub(" ", normalise(name)))
-    out = {full, bare, _GENERATION.sub("", full), _GENERATION.sub("", bare)}
-    b = _phrase(brand)
-    if b:
-        out |= {a[len(b) + 1:] for a in out if a.startswith(b + " ")}
-    return {a for a in out if len(a) >= 3 and (" " in a or any(c.isdigit() for c in a) or a == full)}
 
 
 @dataclass(frozen=True)
@@ -96,7 +73,7 @@ class LexicalIndex:
         self.name_vocab = {  # product-name words ("pro", "air"), for "¿y el Pro?" follow-ups
             t for d in docs if d.metadata.get("kind", "row") == "row" for t in tokenize(str(d.metadata.get("name", "")))
         }
-        self.phrases = [_phrase(str(d.metadata.get("name", ""))) for d in docs]
+        self.phrases = [phrase(str(d.metadata.get("name", ""))) for d in docs]
         alias_rows: dict[str, set[int]] = {}
         for k, d in enumerate(docs):
             for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", ""))):
@@ -129,7 +106,7 @@ class LexicalIndex:
 
         A name inside a longer matched name doesn't count: "iPhone 15 Pro" does not name "iPhone 15".
         """
-        q = f" {_phrase(query)} "
+        q = f" {phrase(query)} "
         hits = sorted((a for a in self.aliases if f" {a} " in q), key=len, reverse=True)
         kept: list[str] = []
         rows: list[int] = []

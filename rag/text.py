@@ -28,3 +28,27 @@ def tokenize(text: str) -> list[str]:
     tokens = [w[:PREFIX_LEN] for w in words if w not in STOPWORDS]
     tokens += re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", norm)  # hyphenated codes as one token
     return tokens
+
+
+def phrase(text: str) -> str:
+    """Words only, normalised and space-separated: '"MacBook Pro 14\" M2"' -> 'macbook pro 14 m2'."""
+    return " ".join(re.findall(r"[a-z0-9]+", normalise(text)))
+
+
+_PARENS = re.compile(r"\([^)]*\)?")
+_GENERATION = re.compile(r"\s+(gen\s*\d+|\d+(st|nd|rd|th)\s+gen(eration)?)\s*$")
+
+
+def name_aliases(name: str, brand: str = "") -> set[str]:
+    """How staff say a product's name: in full, without the parenthetical, brand or generation.
+
+    "Lenovo ThinkPad X1 Carbon Gen 11" is asked about as "ThinkPad X1 Carbon", "iPad mini
+    (6th generation)" as "iPad mini", "AirPods Pro (2nd generation)" as "AirPods Pro".
+    """
+    full = phrase(name)
+    bare = phrase(_PARENS.sub(" ", normalise(name)))
+    out = {full, bare, _GENERATION.sub("", full), _GENERATION.sub("", bare)}
+    b = phrase(brand)
+    if b:
+        out |= {a[len(b) + 1:] for a in out if a.startswith(b + " ")}
+    return {a for a in out if len(a) >= 3 and (" " in a or any(c.isdigit() for c in a) or a == full)}

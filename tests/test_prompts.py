@@ -11,6 +11,7 @@ from rag.prompts import (
     detect_language,
     format_rows,
     is_echo,
+    prompt_rows,
     is_refusal,
     missing_concepts,
     missing_field_message,
@@ -169,3 +170,10 @@ def test_unknown_model_codes():
     assert unknown_codes("What's the price of the Samsung Galaxy S24?", words) == ["s24"]
     assert unknown_codes("¿Tienen monitores 4K?", words) == []
     assert unknown_codes("Is the Galaxy A54 in stock? TS-ACC-003 under 1000", words) == []
+
+
+def test_prompt_rows_drop_sections_that_share_no_word_when_another_does():
+    payment = Document(id="policies#payment", page_content="Payment methods\n- Cash in store only.",
+                       metadata={"id": "policies#payment", "name": "Payment methods", "kind": "section"})
+    assert prompt_rows([HOURS, payment, IPHONE], "What time do you open on Sunday?") == [HOURS, IPHONE]
+    assert prompt_rows([HOURS, payment], "¿A qué hora abren?") == [HOURS, payment]  # no shared word anywhere

@@ -221,3 +221,9 @@ def test_typo_of_a_catalog_word_is_not_an_unknown_subject(retrievers):
     b = retrievers["bella-italia"]
     assert not b.interpret("tienen lasagna?").unknown_subject  # Lasaña
     assert b.interpret("¿Tienen sushi?").unknown_subject
+
+
+def test_colours_are_listed_as_the_row_writes_them(retrievers):
+    r = retrievers["techstore"]
+    assert _direct(r, "¿Qué colores tiene el Google Pixel 8?", "es").text == "«Google Pixel 8» viene en: Obsidian, Hazel, Rose."
+    assert _direct(r, "Does the iPad mini come in pink?", "en").text.startswith("Yes, “iPad mini (6th generation)” comes in Pink.")
