@@ -329,7 +329,7 @@ ALLERGENS: dict[str, tuple[str, ...]] = {
     "sesame": ("sesame", "sesamo"),
     "sulphites": ("sulphites", "sulfites", "sulfitos"),
 }
-CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with|free|sin)\b")
+CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with)\b")
 
 
 def _allergen_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
@@ -341,7 +341,7 @@ def _allergen_answer(question: str, docs: Sequence[Document], meaning, language:
     q = normalise(question)
     asked = [a for a, words in ALLERGENS.items() if any(re.search(rf"\b{w}\b", q) for w in words)]
     wanted = meaning.exact_ids or meaning.full_name_ids or meaning.named_ids[:1]
-    if len(asked) != 1 or len(wanted) != 1 or not CONTAINS.search(q) or meaning.list_question:
+    if len(asked) != 1 or len(wanted) != 1 or not CONTAINS.search(q) or meaning.list_question or meaning.filter.tags:
         return None
     doc = next((d for d in docs if d.id == wanted[0]), None)
     field = next((k for k in (doc.metadata if doc is not None else {}) if normalise(str(k)).startswith(("alerg", "allerg"))), None)

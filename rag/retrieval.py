@@ -140,7 +140,9 @@ class LexicalIndex:
             return any(v[:PREFIX_LEN] == w[:PREFIX_LEN] or (len(v.rstrip("0123456789")) >= 4 and v.rstrip("0123456789") in w)
                        for v in words)
 
-        return [k for k, words in enumerate(self.kind_words) if words and all(has(words, w) for w in asked)]
+        spellings = {w: [w, *self.near_words(w)] for w in asked}  # "lasagna" is also read as "lasana" (Lasaña)
+        return [k for k, words in enumerate(self.kind_words)
+                if words and all(any(has(words, v) for v in spellings[w]) for w in asked)]
 
     def named(self, query: str) -> list[int]:
         """Rows named by a distinctive name word ("carbonara", "zenbook") or in full, best match first."""
