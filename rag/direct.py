@@ -329,6 +329,9 @@ ALLERGENS: dict[str, tuple[str, ...]] = {
     "sesame": ("sesame", "sesamo"),
     "sulphites": ("sulphites", "sulfites", "sulfitos"),
 }
+ALLERGEN_ES = {"egg": "huevo", "dairy": "lácteos", "gluten": "gluten", "nuts": "frutos secos", "peanuts": "cacahuete",
+               "shellfish": "marisco", "fish": "pescado", "soy": "soja", "celery": "apio", "mustard": "mostaza",
+               "sesame": "sésamo", "sulphites": "sulfitos"}
 CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with)\b")
 
 
@@ -351,7 +354,7 @@ def _allergen_answer(question: str, docs: Sequence[Document], meaning, language:
     has = any(re.search(rf"\b{w}\b", normalise(listed)) for w in ALLERGENS[asked[0]])
     name = doc.metadata.get("name", doc.id)
     if language == "es":
-        text = (f"Sí, «{name}» lleva {ALLERGENS[asked[0]][2] if asked[0] != 'nuts' else 'frutos secos'}"
+        text = (f"Sí, «{name}» lleva {ALLERGEN_ES[asked[0]]}"
                 if has else f"No figura: la lista de alérgenos de «{name}» no lo incluye")
         text += f" (alérgenos: {listed or 'ninguno'})."
     else:

@@ -78,12 +78,13 @@ MAX_SECTION_LINES = 4
 
 def prompt_rows(docs: Sequence[Document], question: str, limit: int = MAX_PROMPT_ROWS) -> list[Document]:
     """The rows the model sees (and may cite): the top ``limit``, minus policy sections that share
-    no word with the question when another section does (they are noise, and cost prefill)."""
+    no word with the question when another section does (noise that costs prefill). The top-ranked
+    row always stays: vector search found it by meaning ("¿Dónde está?" -> "Dirección")."""
     asked = {t for t in tokenize(question) if len(t) >= 3 or any(c.isdigit() for c in t)}
     docs = list(docs[:limit])
     sections = [d for d in docs if d.metadata.get("kind", "row") != "row"]
     if any(asked & set(tokenize(d.page_content)) for d in sections):
-        docs = [d for d in docs if d not in sections or asked & set(tokenize(d.page_content))]
+        docs = [d for n, d in enumerate(docs) if n == 0 or d not in sections or asked & set(tokenize(d.page_content))]
     return docs
 CLIP_CHARS = 110
 

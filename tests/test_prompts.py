@@ -177,3 +177,4 @@ def test_prompt_rows_drop_sections_that_share_no_word_when_another_does():
                        metadata={"id": "policies#payment", "name": "Payment methods", "kind": "section"})
     assert prompt_rows([HOURS, payment, IPHONE], "What time do you open on Sunday?") == [HOURS, IPHONE]
     assert prompt_rows([HOURS, payment], "¿A qué hora abren?") == [HOURS, payment]  # no shared word anywhere
+    assert prompt_rows([payment, HOURS], "What time do you open on Sunday?") == [payment, HOURS]  # the top row stays
