@@ -34,9 +34,9 @@ FACTS = [
     ("bella-italia", "How much is the Spaghetti Carbonara?", ["15"], "BI-011"),
     ("bella-italia", "Is the carbonara vegetarian?", ["no"], "BI-011"),
     pytest.param(
-        "bella-italia", "¿A qué hora abren los domingos?", ["12", "21"], "info#horario",
-        marks=pytest.mark.xfail(strict=False, reason="KNOWN FAILURE (reported in issue #4): the 1.5B model answers "
-                                "'Abierto de martes a domingo.' from the right section but omits the Sunday hours"),
+        "bella-italia", "¿A qué hora abren los domingos?", ["12"], "info#horario",
+        marks=pytest.mark.xfail(strict=False, reason="KNOWN FAILURE (reported in issue #4): given the line "
+                                "'Domingo: 12:00–21:00.' the 1.5B model answers the closing time ('A las 21:00.')"),
     ),
     ("bella-italia", "¿Cuál es la pasta más barata?", ["arrabbiata"], "BI-015"),
 ]
