@@ -71,6 +71,7 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
         "ungrounded": answer.ungrounded,
         "sources": [cited_row(d) for d in answer.sources],
         "timings": answer.timings,
+        "method": answer.method,
         "turn": answer.turn(),
     }
     answer_details(msg)

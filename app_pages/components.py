@@ -79,6 +79,12 @@ def store_summary(info: StoreInfo | None) -> None:
     st.caption("  \n".join([f"Refreshed {when(info.updated_at)}", *files]))
 
 
+PROVENANCE = {
+    "metadata": "✓ exact, written from the catalog rows",
+    "llm": "written by the local model from the cited rows",
+}
+
+
 def answer_details(msg: dict[str, Any]) -> None:
     """What goes under an assistant answer: the number check, cited rows and timings."""
     if msg.get("ungrounded"):
@@ -93,7 +99,9 @@ def answer_details(msg: dict[str, Any]) -> None:
             st.dataframe(tidy_columns(pd.DataFrame(rows)), hide_index=True, placeholder="")
     t = msg.get("timings") or {}
     if t:
-        parts = [f"first token {t['first_token_s']:.1f} s"] if "first_token_s" in t else []
+        parts = [PROVENANCE[msg["method"]]] if msg.get("method") in PROVENANCE and not msg.get("refused") else []
+        if "first_token_s" in t and msg.get("method") == "llm":
+            parts.append(f"first token {t['first_token_s']:.1f} s")
         parts.append(f"total {t.get('total_s', 0):.1f} s")
         st.caption("⏱ " + " · ".join(parts))
 
