@@ -100,7 +100,7 @@ def direct_answer(
         else:
             text = f"Yes, “{name}” is {tag} according to the catalog." if has else f"No, “{name}” is not {tag} according to the catalog."
         description = str(doc.metadata.get("description", "")).strip()
-        if description and detect_language(description) == language:  # the ingredients show staff why
+        if description and _in_language(description, language):  # the ingredients show staff why
             text += f" {'Descripción' if language == 'es' else 'Description'}: {description}"
         return DirectAnswer(text, (doc.id,))
 
@@ -288,12 +288,20 @@ def _recommend_answer(question: str, docs: Sequence[Document], meaning, language
     if best < 2:
         return None
     picks = [d for n, d in scored if n == best][:MAX_RECOMMENDED]
-    head = "Según el catálogo, para eso:" if language == "es" else "From the catalog, for that:"
-    lines = []
-    for d in picks:
-        why = str(d.metadata.get("description") or d.metadata.get("specs") or "").strip()
-        lines.append(_row_line(d, currency) + (f": {why}" if why else ""))
+    whys = [str(d.metadata.get("description") or d.metadata.get("specs") or "").strip() for d in picks]
+    if all(_in_language(w, language) for w in whys):
+        head = "Según el catálogo, para eso:" if language == "es" else "From the catalog, for that:"
+        lines = [_row_line(d, currency) + (f": {w}" if w else "") for d, w in zip(picks, whys, strict=True)]
+    else:  # descriptions in another language are not quoted into the answer: the rows are shown below it
+        head = ("Según el catálogo, la ficha de estos lo menciona:" if language == "es"
+                else "From the catalog, these rows' descriptions mention it:")
+        lines = [_row_line(d, currency) for d in picks]
     return DirectAnswer(head + "\n" + "\n".join(lines), tuple(d.id for d in picks))
+
+
+def _in_language(text: str, language: str) -> bool:
+    """Can this row text be quoted in an answer in ``language``? (Empty text always can.)"""
+    return not text or detect_language(text) == language
 
 
 WHAT_IS = re.compile(r"^\W*(what is|what's|que es|what are)\s+(the |el |la |lo )?(?P<code>[a-z0-9]+(?:[-_][a-z0-9]+)+)\W*$")
