@@ -42,7 +42,7 @@ from rag.prompts import (
 )
 
 # Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
-HIDDEN_KEYS = {"content_hash", "kind", "score"}
+HIDDEN_KEYS = {"content_hash", "kind", "score", "line_rank"}
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from rag.filters import EXISTS, RECOMMEND, QueryFilter, matches
+from rag.filters import ALLERGEN_ES, ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, matches
+from rag.hours import asked_day, hours_sentence, parse_hours
 from rag.prompts import detect_language
 from rag.text import normalise, tokenize
 
@@ -45,6 +46,9 @@ def _row_line(doc: Document, currency: str) -> str:
 
 def _describe(f: QueryFilter, language: str, currency: str) -> str:
     parts = [TAG_NAMES[language][t] for t in f.tags] + list(f.categories)
+    allergen = (lambda a: ALLERGEN_ES[a]) if language == "es" else (lambda a: a)
+    parts += [f"{'con' if language == 'es' else 'with'} {allergen(a)}" for a in f.allergens_in]
+    parts += [f"{'sin' if language == 'es' else 'without'} {allergen(a)}" for a in f.allergens_out]
     word = "precio" if language == "es" else "price"
     if f.max_price is not None:
         parts.append(f"{word} ≤ {_money(f.max_price, currency)}")
@@ -75,7 +79,7 @@ def direct_answer(
     if exists is not None:
         return exists
 
-    for rule in (_id_answer, _price_answer, _allergen_answer, _colour_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
+    for rule in (_hours_answer, _id_answer, _price_answer, _allergen_answer, _colour_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
         found = rule(question, docs, meaning, language, currency)
         if found is not None:
             return found
@@ -107,11 +111,19 @@ def direct_answer(
     if meaning.list_question and f.hard:
         rows = [d for d in docs if matches(d, f) and d.metadata.get("kind", "row") == "row"]
         in_category = [d for d in rows if d.metadata.get("category") in f.categories]
+        if f.categories and not in_category:
+            rows = []  # "gluten-free pizzas" and no pizza is: a policy line may say more ("any pizza on a gluten-free base")
         rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
         if rows:
             shown = rows[:MAX_LISTED]
-            head = "Opciones del catálogo" if language == "es" else "From the catalog"
-            text = f"{head} ({_describe(f, language, currency)}):\n" + "\n".join(_row_line(d, currency) for d in shown)
+            if f.allergens_in and f == QueryFilter(allergens_in=f.allergens_in, categories=f.categories,
+                                                   wants_list=f.wants_list):  # "which dishes should I avoid?"
+                listed = ", ".join(ALLERGEN_ES[a] if language == "es" else a for a in f.allergens_in)
+                head = (f"Según su lista de alérgenos, llevan {listed}:" if language == "es"
+                        else f"By their allergen lists, these contain {listed}:")
+            else:
+                head = ("Opciones del catálogo" if language == "es" else "From the catalog") + f" ({_describe(f, language, currency)}):"
+            text = f"{head}\n" + "\n".join(_row_line(d, currency) for d in shown)
             more = max(meaning.matching, len(rows)) - len(shown)
             if more > 0:
                 text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
@@ -322,24 +334,6 @@ def _id_answer(question: str, docs: Sequence[Document], meaning, language: str, 
     return DirectAnswer(text + (f" {about}" if about else ""), (doc.id,))
 
 
-# canonical allergen -> words staff use for it (EN/ES, accent-free)
-ALLERGENS: dict[str, tuple[str, ...]] = {
-    "egg": ("egg", "eggs", "huevo", "huevos"),
-    "dairy": ("dairy", "milk", "lactose", "lacteos", "lacteo", "leche", "lactosa"),
-    "gluten": ("gluten", "wheat", "trigo"),
-    "nuts": ("nuts", "nut", "frutos secos", "nueces", "almendras", "tree nuts"),
-    "peanuts": ("peanut", "peanuts", "cacahuete", "cacahuetes", "mani"),
-    "shellfish": ("shellfish", "seafood", "marisco", "mariscos"),
-    "fish": ("fish", "pescado"),
-    "soy": ("soy", "soya", "soja"),
-    "celery": ("celery", "apio"),
-    "mustard": ("mustard", "mostaza"),
-    "sesame": ("sesame", "sesamo"),
-    "sulphites": ("sulphites", "sulfites", "sulfitos"),
-}
-ALLERGEN_ES = {"egg": "huevo", "dairy": "lácteos", "gluten": "gluten", "nuts": "frutos secos", "peanuts": "cacahuete",
-               "shellfish": "marisco", "fish": "pescado", "soy": "soja", "celery": "apio", "mustard": "mostaza",
-               "sesame": "sésamo", "sulphites": "sulfitos"}
 CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with)\b")
 
 
@@ -355,7 +349,7 @@ def _allergen_answer(question: str, docs: Sequence[Document], meaning, language:
     if len(asked) != 1 or len(wanted) != 1 or not CONTAINS.search(q) or meaning.list_question or meaning.filter.tags:
         return None
     doc = next((d for d in docs if d.id == wanted[0]), None)
-    field = next((k for k in (doc.metadata if doc is not None else {}) if normalise(str(k)).startswith(("alerg", "allerg"))), None)
+    field = allergen_field(doc) if doc is not None else None
     if field is None:
         return None
     listed = str(doc.metadata[field])
@@ -394,3 +388,17 @@ def _colour_answer(question: str, docs: Sequence[Document], meaning, language: s
     else:
         text = f"«{name}» viene en: {listed}." if language == "es" else f"“{name}” comes in: {listed}."
     return DirectAnswer(text, (doc.id,))
+
+
+def _hours_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+    """'¿A qué hora abren los domingos?' / 'Are you open on Monday?' — from a section's weekday hours."""
+    day = asked_day(question)
+    if day is None:
+        return None
+    for doc in docs:
+        if doc.metadata.get("kind", "row") == "row":
+            continue
+        hours = parse_hours(doc.page_content).get(day)
+        if hours is not None:
+            return DirectAnswer(hours_sentence(question, day, hours, language), (doc.id,))
+    return None

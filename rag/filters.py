@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from rag.text import normalise
+from rag.text import normalise, tokenize
 
 # canonical tag -> (question patterns, row evidence)
 DIETARY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -21,6 +21,51 @@ DIETARY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gluten-free": ((r"\bgluten[- ]free\b", r"\bsin gluten\b", r"\bceliac", r"\bcelíac", r"\bceliac[oa]s?\b", r"\bno gluten\b"),
                     ("gluten-free", "gluten free", "sin gluten")),
 }
+
+# canonical allergen -> words staff use for it (EN/ES, accent-free)
+ALLERGENS: dict[str, tuple[str, ...]] = {
+    "egg": ("egg", "eggs", "huevo", "huevos"),
+    "dairy": ("dairy", "milk", "lactose", "lacteos", "lacteo", "leche", "lactosa"),
+    "gluten": ("gluten", "wheat", "trigo"),
+    "nuts": ("nuts", "nut", "frutos secos", "nueces", "almendras", "tree nuts"),
+    "peanuts": ("peanut", "peanuts", "cacahuete", "cacahuetes", "mani"),
+    "shellfish": ("shellfish", "seafood", "marisco", "mariscos"),
+    "fish": ("fish", "pescado"),
+    "soy": ("soy", "soya", "soja"),
+    "celery": ("celery", "apio"),
+    "mustard": ("mustard", "mostaza"),
+    "sesame": ("sesame", "sesamo"),
+    "sulphites": ("sulphites", "sulfites", "sulfitos"),
+}
+ALLERGEN_ES = {"egg": "huevo", "dairy": "lácteos", "gluten": "gluten", "nuts": "frutos secos", "peanuts": "cacahuete",
+               "shellfish": "marisco", "fish": "pescado", "soy": "soja", "celery": "apio", "mustard": "mostaza",
+               "sesame": "sésamo", "sulphites": "sulfitos"}
+_ALLERGEN_WORD = {a: r"\b(" + "|".join(re.escape(w) for w in words) + r")\b" for a, words in ALLERGENS.items()}
+# "platos sin huevo", "nut-free desserts", "dishes without dairy": rows whose allergen list lacks it
+_ALLERGEN_FREE = r"\b(sin|without|no|libres? de|free of)\s+(\w+\s+)?{w}|{w}[- ]free\b"
+# "Tengo alergia a los frutos secos, ¿qué platos debo evitar?": rows whose allergen list has it
+ALLERGY = re.compile(r"\b(alergi\w*|allerg\w*|intoleran\w*|evitar|avoid|cuales llevan|que platos llevan|which dishes (contain|have))\b")
+
+
+def allergen_field(doc: Document) -> str | None:
+    """The metadata key holding a row's allergen list ("alérgenos", "allergens"), if it has one."""
+    return next((k for k in doc.metadata if normalise(str(k)).startswith(("alerg", "allerg"))), None)
+
+
+def _allergens(question: str, tags: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(allergens rows must contain, allergens rows must not contain) asked for in ``question``."""
+    q = normalise(question)
+    asked = [a for a, pat in _ALLERGEN_WORD.items() if re.search(pat, q)]
+    if "gluten-free" in tags and "gluten" in asked:
+        asked.remove("gluten")  # "sin gluten" is the dietary tag
+    free = tuple(a for a in asked if re.search(_ALLERGEN_FREE.format(w=_ALLERGEN_WORD[a]), q))
+    has = tuple(a for a in asked if a not in free) if ALLERGY.search(q) else ()
+    return has, free
+
+
+# Words that state a constraint rather than name a product ("Pasta sin Gluten" is not named by "gluten-free pizzas").
+FILTER_TOKENS = frozenset({"vegan", "veget", "veggi", "glute", "free", "celia", "sin"}
+                          | {t for words in ALLERGENS.values() for w in words for t in tokenize(w)})
 
 _NUM = r"\$?\s*(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d{1,2})?)\s*(?:\$|usd|dolares|dollars|euros?|€)?"
 MAX_PRICE = re.compile(
@@ -55,6 +100,8 @@ class QueryFilter:
     """Constraints understood from one question."""
 
     tags: tuple[str, ...] = ()
+    allergens_in: tuple[str, ...] = ()  # canonical allergens (see ALLERGENS) the row's allergen list must include
+    allergens_out: tuple[str, ...] = ()  # ... and must not include
     max_price: float | None = None
     min_price: float | None = None
     in_stock: bool = False
@@ -64,10 +111,11 @@ class QueryFilter:
 
     @property
     def hard(self) -> bool:
-        return bool(self.tags or self.max_price is not None or self.min_price is not None or self.in_stock)
+        return bool(self.tags or self.allergens_in or self.allergens_out or self.max_price is not None
+                    or self.min_price is not None or self.in_stock)
 
     def describe(self) -> str:
-        parts = list(self.tags)
+        parts = list(self.tags) + [f"with {a}" for a in self.allergens_in] + [f"without {a}" for a in self.allergens_out]
         if self.max_price is not None:
             parts.append(f"price <= {self.max_price:g}")
         if self.min_price is not None:
@@ -82,17 +130,20 @@ def parse_filters(question: str, categories: set[str] | frozenset[str] = frozens
     tags = [t for t, (pats, _) in DIETARY.items() if any(re.search(p, q) for p in pats)]
     if "vegan" in tags and "vegetarian" in tags and not re.search(r"\bvegetarian", q):
         tags.remove("vegetarian")  # "vegano" matched both spellings; vegan implies vegetarian anyway
+    allergens_in, allergens_out = _allergens(question, tags)
     mx = MAX_PRICE.search(q)
     mn = MIN_PRICE.search(q)
     q_words = {w[:5] for w in re.findall(r"[a-z0-9]+", q) if len(w) >= 4}
     cats = tuple(sorted(c for c in categories if any(w[:5] in q_words for w in re.findall(r"[a-z0-9]+", normalise(c)) if len(w) >= 4)))
     return QueryFilter(
         tags=tuple(tags),
+        allergens_in=allergens_in,
+        allergens_out=allergens_out,
         max_price=_amount(mx.group(1)) if mx else None,
         min_price=_amount(mn.group(1)) if mn else None,
         in_stock=bool(IN_STOCK.search(q)),
         categories=cats,
-        wants_list=bool(tags) or bool(mx or mn) or bool(LIST_WORDS.search(q)) or bool(RECOMMEND.search(q)),
+        wants_list=bool(tags or allergens_in or allergens_out) or bool(mx or mn) or bool(LIST_WORDS.search(q)) or bool(RECOMMEND.search(q)),
         sort="asc" if CHEAPEST.search(q) and not mx else "desc" if PRICIEST.search(q) else None,
     )
 
@@ -103,6 +154,15 @@ def matches(doc: Document, f: QueryFilter) -> bool:
     if f.tags:
         text = normalise(" ".join([str(meta.get("tags", "")), doc.page_content]))
         if not all(any(e in text for e in DIETARY[t][1]) for t in f.tags):
+            return False
+    if f.allergens_in or f.allergens_out:
+        field = allergen_field(doc)
+        if field is None:
+            return False
+        listed = normalise(str(meta[field]))
+        if not all(re.search(_ALLERGEN_WORD[a], listed) for a in f.allergens_in):
+            return False
+        if any(re.search(_ALLERGEN_WORD[a], listed) for a in f.allergens_out):
             return False
     price = meta.get("price")
     if f.max_price is not None and not (isinstance(price, (int, float)) and price <= f.max_price):

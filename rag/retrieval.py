@@ -16,16 +16,17 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.filters import EXISTS, RECOMMEND, QueryFilter, matches, parse_filters
+from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes
 from rag.store import CatalogIndex, get_all
-from rag.text import PREFIX_LEN, STOPWORDS, name_aliases, normalise, phrase, tokenize
+from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ FULL_NAME_BOOST = 0.5  # "iPhone 15" named in full beats "Case for iPhone 15"
 KIND_LIST = re.compile(r"^\W*(what|which|que|cuales?)\b.*\b(do you (sell|have|carry|offer)|tienen|teneis|venden|vendeis|hay|ofrecen)\b")
 KIND_WORDS = re.compile(r"\b(what|which|que|cuales?|do you|sell|have|carry|offer|stock|any|some|algun[oa]?s?|tienen|teneis|"
                         r"venden|vendeis|ofrecen|hay|you|kinds? of|types? of|tipos? de)\b")
+MAX_SECTION_LINES_EMBEDDED = 60  # a long PDF page is ranked by its first lines only
 GENERIC = {"pro", "plus", "max", "mini", "the", "de", "la", "con", "al", "and", "with", "for", "para"}
 
 
@@ -80,7 +82,11 @@ class LexicalIndex:
                 alias_rows.setdefault(a, set()).add(k)
         # A shortened name shared by two products names neither ("ipad pro 13" for the M2 and M4 models);
         # rows with the very same name are one product's rows (e.g. several Q&A snippets) and are named together.
-        self.aliases = {a: tuple(sorted(rows)) for a, rows in alias_rows.items() if len({self.phrases[k] for k in rows}) == 1}
+        # Aliases are matched by their words' prefixes (see :func:`phrase_key`): "iphon 15" names the iPhone 15.
+        key_rows: dict[str, set[int]] = {}
+        for a, rows in alias_rows.items():
+            key_rows.setdefault(phrase_key(a), set()).update(rows)
+        self.aliases = {a: tuple(sorted(rows)) for a, rows in key_rows.items() if len({self.phrases[k] for k in rows}) == 1}
         self.kind_words = [
             re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.metadata.get('category', '')}"))
             if d.metadata.get("kind", "row") == "row" else [] for d in docs
@@ -106,7 +112,7 @@ class LexicalIndex:
 
         A name inside a longer matched name doesn't count: "iPhone 15 Pro" does not name "iPhone 15".
         """
-        q = f" {phrase(query)} "
+        q = f" {phrase_key(query)} "
         hits = sorted((a for a in self.aliases if f" {a} " in q), key=len, reverse=True)
         kept: list[str] = []
         rows: list[int] = []
@@ -146,7 +152,7 @@ class LexicalIndex:
 
     def named(self, query: str) -> list[int]:
         """Rows named by a distinctive name word ("carbonara", "zenbook") or in full, best match first."""
-        q = set(tokenize(query))
+        q = set(tokenize(query)) - FILTER_TOKENS
         scored = {i: 100 for i in self.full_names(query)}
         for i, toks in enumerate(self.name_tokens):
             if any(self.name_df[t] <= 3 and not t.isdigit() for t in toks & q):
@@ -176,6 +182,7 @@ class CatalogRetriever(BaseRetriever):
     _lexical: LexicalIndex | None = PrivateAttr(default=None)
     _version: str | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _line_vectors: dict[tuple[str | None, str], Any] = PrivateAttr(default_factory=dict)
 
     def lexical(self) -> tuple[Any, Any, LexicalIndex]:
         """(store info, live collection, lexical index of that collection)."""
@@ -189,6 +196,7 @@ class CatalogRetriever(BaseRetriever):
                 ]
                 self._lexical = LexicalIndex(docs)
                 self._version = info.collection
+                self._line_vectors.clear()
             return info, col, self._lexical
 
     def interpret(self, query: str) -> Interpretation:
@@ -228,7 +236,9 @@ class CatalogRetriever(BaseRetriever):
         full = tuple(lex.docs[i].id for i in lex.full_names(query))
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
         # a recommendation weighs several rows even when a word of the question is in some product name ("power")
-        list_question = filt.wants_list and not exact and (not named or (bool(RECOMMEND.search(normalise(query))) and not full))
+        # (a policy section named by a word of its heading, "alergia", does not make a list question about one thing)
+        named_rows = [i for i in named if lex.docs[lex.position[i]].metadata.get("kind", "row") == "row"]
+        list_question = filt.wants_list and not exact and (not named_rows or (bool(RECOMMEND.search(normalise(query))) and not full))
         matching = 0
         if list_question and filt.hard:
             rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
@@ -248,14 +258,14 @@ class CatalogRetriever(BaseRetriever):
         """The rows for a question and how it was read, in one pass (the chain needs both)."""
         if self.mode != "hybrid":
             info, col = self.index.live_collection(self.store, self.embedding_id)
-            pool, fused = self._vector(col, query, min(self.candidates, max(info.count, 1)))
+            pool, fused, _ = self._vector(col, query, min(self.candidates, max(info.count, 1)))
             return self._top(pool, fused, self.k), Interpretation(filter=QueryFilter())
         info, col, lex = self.lexical()
         meaning = self._interpret(query, lex)
         filt = meaning.filter
         hard = filt.hard and meaning.list_question
         n = min(self.filtered_candidates if hard else self.candidates, max(info.count, 1))
-        pool, fused = self._vector(col, query, n)
+        pool, fused, vector = self._vector(col, query, n)
 
         def bump(doc: Document, amount: float) -> None:
             pool.setdefault(doc.id, Document(id=doc.id, page_content=doc.page_content, metadata=dict(doc.metadata)))
@@ -286,16 +296,39 @@ class CatalogRetriever(BaseRetriever):
             k = max(self.k, self.filtered_list_k if hard else self.list_k)
         k = max(k, min(len(meaning.kind_ids), self.filtered_list_k))
         self._cover_asked_concepts(query, lex, fused, k, bump)
-        return self._top(pool, fused, k), meaning
+        top = self._top(pool, fused, k)
+        self._rank_section_lines(top, vector)
+        return top, meaning
 
-    def _vector(self, col, query: str, n: int) -> tuple[dict[str, Document], dict[str, float]]:
-        got = col.query(query_embeddings=[self.embeddings.embed_query(query)], n_results=n, include=["documents", "metadatas"])
+    def _vector(self, col, query: str, n: int) -> tuple[dict[str, Document], dict[str, float], list[float]]:
+        vector = self.embeddings.embed_query(query)
+        got = col.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas"])
         ids = got["ids"][0]
         pool = {
             i: Document(id=i, page_content=t or "", metadata=dict(m or {}))
             for i, t, m in zip(ids, got["documents"][0], got["metadatas"][0], strict=True)
         }
-        return pool, {doc_id: 1.0 / (RRF_K + rank + 1) for rank, doc_id in enumerate(ids)}
+        return pool, {doc_id: 1.0 / (RRF_K + rank + 1) for rank, doc_id in enumerate(ids)}, vector
+
+    def _rank_section_lines(self, docs: list[Document], vector: list[float]) -> None:
+        """Mark each policy/info section with its lines ordered by meaning-similarity to the question.
+
+        Lexical overlap cannot pick "Lunes: cerrado." for "Are you open on Monday?" (or the
+        radius line for "¿Hasta dónde llevan los pedidos?"); the multilingual embeddings can.
+        A section's line vectors are computed the first time it is retrieved, once per version.
+        """
+        q = np.asarray(vector, dtype=np.float32)
+        for doc in docs:
+            if doc.metadata.get("kind", "row") == "row":
+                continue
+            key = (self._version, doc.id)
+            if key not in self._line_vectors:
+                _, lines = head_and_lines(doc.page_content)
+                lines = lines[:MAX_SECTION_LINES_EMBEDDED]
+                self._line_vectors[key] = np.asarray(self.embeddings.embed_documents(lines), dtype=np.float32) if lines \
+                    else np.zeros((0, q.size), dtype=np.float32)
+            sims = self._line_vectors[key] @ q
+            doc.metadata["line_rank"] = ",".join(str(i) for i in np.argsort(-sims, kind="stable"))
 
     @staticmethod
     def _top(pool: dict[str, Document], fused: dict[str, float], k: int) -> list[Document]:

@@ -35,6 +35,18 @@ def phrase(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", normalise(text)))
 
 
+def head_and_lines(text: str) -> tuple[str, list[str]]:
+    """A document's first non-empty line (its name or heading) and the other non-empty lines, stripped."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return (lines[0], lines[1:]) if lines else ("", [])
+
+
+def phrase_key(text: str) -> str:
+    """A phrase with each word cut to its prefix, so a name matches through typos and plurals at the
+    end of a word: 'cuanto cuesta el iphon 15' contains the key of 'iPhone 15' ('iphon 15')."""
+    return " ".join(w[:PREFIX_LEN] for w in phrase(text).split())
+
+
 _PARENS = re.compile(r"\([^)]*\)?")
 _GENERATION = re.compile(r"\s+(gen\s*\d+|\d+(st|nd|rd|th)\s+gen(eration)?)\s*$")
 

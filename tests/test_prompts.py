@@ -6,6 +6,7 @@ import pytest
 from langchain_core.documents import Document
 
 from rag.prompts import (
+    EXAMPLES,
     PROMPT,
     cited_indices,
     detect_language,
@@ -13,6 +14,7 @@ from rag.prompts import (
     is_echo,
     prompt_rows,
     is_refusal,
+    section_lines,
     missing_concepts,
     missing_field_message,
     numbers_in,
@@ -98,11 +100,13 @@ def test_echo_answers_without_row_support_are_detected(answer, question, echo):
 def test_prompt_has_fixed_system_prefix_and_language_instruction():
     msgs = PROMPT.format_messages(context="[1] x", question="¿Hacen delivery?", language="Spanish", currency="US dollars ($)")
     assert msgs[0].type == "system" and "{" not in msgs[0].content
-    assert msgs[1].content.endswith("Question: ¿Hacen delivery?\nAnswer in Spanish.")
-    assert "prices in US dollars ($)" in msgs[1].content
-    # The system prompt must be identical for every question so llama.cpp can reuse its KV cache.
+    assert msgs[-1].content.endswith("Question: ¿Hacen delivery?\nAnswer in Spanish.")
+    assert "prices in US dollars ($)" in msgs[-1].content
+    # Everything before the question (system prompt + worked examples) must be identical for every
+    # question, so llama.cpp reuses its KV cache for that prefix.
     other = PROMPT.format_messages(context="[1] y", question="q", language="English", currency="euros (€)")
-    assert other[0].content == msgs[0].content
+    assert [m.content for m in other[:-1]] == [m.content for m in msgs[:-1]]
+    assert [m.type for m in msgs[1:-1]] == ["human", "ai"] * len(EXAMPLES)
 
 
 def test_missing_field_detected_when_no_row_has_it():
@@ -131,7 +135,8 @@ def test_refusal_token_variants():
     assert is_refusal(" not in catalog")
     assert is_refusal("NOT_IN_CATALOG.")
     assert is_refusal("NO_IN_CATALOG"), "the 1.5B model sometimes misspells the token"
-    assert not is_refusal("No, the Spaghetti Carbonara is not vegetarian.")
+    assert is_refusal("NO") and is_refusal("NOT_"), "a bare upper-case start of the token"
+    assert not is_refusal("No.") and not is_refusal("No, the Spaghetti Carbonara is not vegetarian.")
     assert not is_refusal("The iPhone 15 costs $799.")
 
 
@@ -172,9 +177,27 @@ def test_unknown_model_codes():
     assert unknown_codes("Is the Galaxy A54 in stock? TS-ACC-003 under 1000", words) == []
 
 
+PAYMENT = Document(id="policies#payment", page_content="Payment methods\n- Cash in store only.",
+                   metadata={"id": "policies#payment", "name": "Payment methods", "kind": "section"})
+
+
 def test_prompt_rows_drop_sections_that_share_no_word_when_another_does():
-    payment = Document(id="policies#payment", page_content="Payment methods\n- Cash in store only.",
-                       metadata={"id": "policies#payment", "name": "Payment methods", "kind": "section"})
-    assert prompt_rows([HOURS, payment, IPHONE], "What time do you open on Sunday?") == [HOURS, IPHONE]
-    assert prompt_rows([HOURS, payment], "¿A qué hora abren?") == [HOURS, payment]  # no shared word anywhere
-    assert prompt_rows([payment, HOURS], "What time do you open on Sunday?") == [payment, HOURS]  # the top row stays
+    assert prompt_rows([HOURS, PAYMENT], "What time do you open on Sunday?") == [HOURS]
+    assert prompt_rows([HOURS, PAYMENT], "¿A qué hora abren?") == [HOURS, PAYMENT]  # no shared word anywhere
+    assert prompt_rows([PAYMENT, HOURS], "What time do you open on Sunday?") == [PAYMENT, HOURS]  # the top row stays
+
+
+def test_prompt_rows_for_a_question_about_the_shop_keep_two_sections_and_only_named_products():
+    other = Document(id="policies#returns", page_content="Returns\n- 30 days.", metadata={"kind": "section", "name": "Returns"})
+    rows = prompt_rows([PAYMENT, HOURS, other, MACBOOK, IPHONE], "Can I pay cash or return an iPhone in the store?")
+    assert rows == [PAYMENT, HOURS, IPHONE]
+    # a question about a product keeps its rows and at most one section
+    assert prompt_rows([IPHONE, PAYMENT, MACBOOK, HOURS], "iPhone 15 colors") == [IPHONE, PAYMENT, MACBOOK]
+
+
+def test_section_lines_fuse_shared_words_and_meaning():
+    lines = ["Abierto de martes a domingo.", "Domingo: 12:00–21:00.", "Lunes: cerrado.", "Cocina hasta las 22:30."]
+    # no shared word ("Monday" over Spanish lines): the retriever's meaning order decides
+    assert section_lines(lines, {"monda", "open"}, "2,0,1,3", limit=2) == ["Abierto de martes a domingo.", "Lunes: cerrado."]
+    assert section_lines(lines, {"domin"}, "", limit=4) == lines[:2]  # words only
+    assert section_lines(lines, set(), "", limit=2) == lines  # nothing to go by: every line

@@ -236,3 +236,54 @@ def test_colours_are_listed_as_the_row_writes_them(retrievers):
     r = retrievers["techstore"]
     assert _direct(r, "¿Qué colores tiene el Google Pixel 8?", "es").text == "«Google Pixel 8» viene en: Obsidian, Hazel, Rose."
     assert _direct(r, "Does the iPad mini come in pink?", "en").text.startswith("Yes, “iPad mini (6th generation)” comes in Pink.")
+
+
+def test_a_typo_in_a_product_name_still_names_it(retrievers):
+    """'iphon 15' names the iPhone 15 by its words' prefixes, and not the iPhone 15 Pro."""
+    meaning = retrievers["techstore"].interpret("cuanto cuesta el iphon 15")
+    assert meaning.full_name_ids == ("TS-PHN-001",)
+    assert _direct(retrievers["techstore"], "cuanto cuesta el iphon 15", "es").text == "«iPhone 15» cuesta $799.00."
+
+
+def test_opening_hours_are_answered_from_the_hours_section(retrievers):
+    b = retrievers["bella-italia"]
+    monday = _direct(b, "Are you open on Monday?", "en")
+    assert (monday.text, monday.cited) == ("No, we are closed on Mondays.", ("info#horario",))
+    assert _direct(b, "¿A qué hora abren los domingos?", "es").text == "Los domingos abrimos a las 12:00 y cerramos a las 21:00."
+    assert _direct(retrievers["techstore"], "What time do you open on Sunday?", "en").text == \
+        "On Sundays we open at 11:00 am and close at 6:00 pm."
+
+
+def test_allergen_lists_come_from_the_allergen_field(retrievers):
+    b = retrievers["bella-italia"]
+    avoid = _direct(b, "Tengo alergia a los frutos secos, ¿qué platos debo evitar?", "es")
+    assert avoid.text.startswith("Según su lista de alérgenos, llevan frutos secos:\n")
+    assert set(avoid.cited) == {"BI-006", "BI-009", "BI-018", "BI-038", "BI-041"}
+    free = _direct(b, "¿Qué postres sin huevo tienen?", "es")
+    assert free.text.startswith("Opciones del catálogo (Postres, sin huevo):") and "BI-036" not in free.cited  # tiramisú
+    # a named dish is still a yes/no from its own list
+    assert _direct(b, "¿El Tiramisú lleva huevo?", "es").text.startswith("Sí, «Tiramisú» lleva huevo")
+
+
+def test_a_filtered_kind_no_row_has_is_left_to_the_policy_that_speaks_of_it(retrievers):
+    """No pizza is tagged gluten-free, but 'any pizza on a gluten-free base' is a policy line: no exact list."""
+    b = retrievers["bella-italia"]
+    assert _direct(b, "Do you have gluten-free pizzas?", "en") is None
+    assert b.invoke("Do you have gluten-free pizzas?")[0].id == "info#alergias-e-intolerancias"
+
+
+def test_section_lines_are_ranked_by_meaning_across_languages(retrievers):
+    from rag.prompts import format_rows, prompt_rows
+
+    q = "Are you open on Monday?"
+    docs = retrievers["bella-italia"].invoke(q)
+    assert docs[0].id == "info#horario" and docs[0].metadata["line_rank"]
+    assert "Lunes: cerrado." in format_rows(prompt_rows(docs, q), q)
+
+
+def test_missing_battery_capacity_is_caught_before_the_model(retrievers):
+    from rag.prompts import missing_concepts
+
+    docs = retrievers["techstore"].invoke("What is the battery capacity in mAh of the iPhone 15?")
+    assert [c.name["en"] for c in missing_concepts("What is the battery capacity in mAh of the iPhone 15?", docs)] == \
+        ["the battery capacity (mAh)"]
