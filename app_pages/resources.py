@@ -15,7 +15,7 @@ import streamlit as st
 from langchain_core.documents import Document
 
 from app_pages.components import tidy_columns
-from rag.chain import source_row
+from rag.chain import source_row, warm_up
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
 from rag.settings import load_settings
 from rag.store import get_all
@@ -52,6 +52,7 @@ def _loaded() -> set[str]:
 @st.cache_resource(show_spinner=False)
 def get_llm() -> BaseChatModel:
     llm = build_llm(get_settings())
+    warm_up(llm)  # the shared prompt prefix is computed once, while the "Loading…" status shows
     _loaded().add("llm")
     return llm
 

@@ -235,6 +235,7 @@ def main_eval(args, settings) -> int:
 
     from tqdm import tqdm
 
+    from rag.chain import warm_up
     from rag.factory import build_embeddings, build_llm, build_retriever, build_store_chain
 
     items = load_items(args.file)
@@ -256,6 +257,7 @@ def main_eval(args, settings) -> int:
                 key = (cfg.llm_backend, cfg.llm_preset, str(cfg.llm_model_path))
                 if key not in llms:  # one model load for all configurations
                     llms[key] = build_llm(cfg)
+                    warm_up(llms[key])  # as the app does: latency figures are for a loaded, warm model
                 chain = build_store_chain(cfg, index, embeddings, llms[key], store)
             bar = None if args.json else tqdm(total=len(items), desc=label, file=sys.stderr)
             result = evaluate(items, retriever, chain, progress=(lambda n, t: bar.update(1)) if bar else None)

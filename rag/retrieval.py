@@ -38,6 +38,7 @@ KIND_LIST = re.compile(r"^\W*(what|which|que|cuales?)\b.*\b(do you (sell|have|ca
 KIND_WORDS = re.compile(r"\b(what|which|que|cuales?|do you|sell|have|carry|offer|stock|any|some|algun[oa]?s?|tienen|teneis|"
                         r"venden|vendeis|ofrecen|hay|you|kinds? of|types? of|tipos? de)\b")
 MAX_SECTION_LINES_EMBEDDED = 60  # a long PDF page is ranked by its first lines only
+NOT_A_NAME_END = {"sin", "with", "for", "and", "con", "de", "di", "al", "alla", "alle", "e"}  # "Pasta sin …" names nothing
 GENERIC = {"pro", "plus", "max", "mini", "the", "de", "la", "con", "al", "and", "with", "for", "para"}
 
 
@@ -77,9 +78,18 @@ class LexicalIndex:
         }
         self.phrases = [phrase(str(d.metadata.get("name", ""))) for d in docs]
         alias_rows: dict[str, set[int]] = {}
+        starts: dict[str, set[int]] = {}  # the first 2+ words of every name (and alias) -> rows
         for k, d in enumerate(docs):
             for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", ""))):
                 alias_rows.setdefault(a, set()).add(k)
+                words = a.split()
+                for j in range(2, len(words) + 1):
+                    if words[j - 1] not in STOPWORDS and words[j - 1] not in NOT_A_NAME_END:
+                        starts.setdefault(" ".join(words[:j]), set()).add(k)
+        # "the MacBook Pro" names the one product whose name starts so ("MacBook Pro 14\" M2"); "MacBook Air" names none
+        for start, rows in starts.items():
+            if start not in alias_rows and len({self.phrases[k] for k in rows}) == 1:
+                alias_rows[start] = rows
         # A shortened name shared by two products names neither ("ipad pro 13" for the M2 and M4 models);
         # rows with the very same name are one product's rows (e.g. several Q&A snippets) and are named together.
         # Aliases are matched by their words' prefixes (see :func:`phrase_key`): "iphon 15" names the iPhone 15.
@@ -97,11 +107,12 @@ class LexicalIndex:
         self.vocab = {t for toks in corpus for t in toks}
 
     def search(self, query: str, n: int) -> list[int]:
+        """Indices of the ``n`` best BM25 matches with a positive score, best first."""
         if self.bm25 is None:
             return []
-        scores = self.bm25.get_scores(tokenize(query))
-        order = sorted(range(len(scores)), key=lambda i: -scores[i])
-        return [i for i in order[:n] if scores[i] > 0]
+        scores = np.asarray(self.bm25.get_scores(tokenize(query)))
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [int(i) for i in order if scores[i] > 0]
 
     def exact_ids(self, query: str) -> list[int]:
         codes = re.findall(r"[a-z0-9]+(?:[-_][a-z0-9]+)+|[a-z]*\d[a-z0-9]*", normalise(query))
@@ -301,6 +312,7 @@ class CatalogRetriever(BaseRetriever):
         return top, meaning
 
     def _vector(self, col, query: str, n: int) -> tuple[dict[str, Document], dict[str, float], list[float]]:
+        """(candidate docs, their reciprocal-rank weights, the question's vector)."""
         vector = self.embeddings.embed_query(query)
         got = col.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas"])
         ids = got["ids"][0]

@@ -33,11 +33,8 @@ FACTS = [
     ("bella-italia", "¿Cuánto cuesta la Lasaña de la Casa?", ["18"], "BI-012"),
     ("bella-italia", "How much is the Spaghetti Carbonara?", ["15"], "BI-011"),
     ("bella-italia", "Is the carbonara vegetarian?", ["no"], "BI-011"),
-    pytest.param(
-        "bella-italia", "¿A qué hora abren los domingos?", ["12"], "info#horario",
-        marks=pytest.mark.xfail(strict=False, reason="KNOWN FAILURE (reported in issue #4): given the line "
-                                "'Domingo: 12:00–21:00.' the 1.5B model answers the closing time ('A las 21:00.')"),
-    ),
+    ("bella-italia", "¿A qué hora abren los domingos?", ["a las 12:00"], "info#horario"),  # was the closing time
+    ("bella-italia", "Are you open on Monday?", ["closed"], "info#horario"),  # over a Spanish "Lunes: cerrado."
     ("bella-italia", "¿Cuál es la pasta más barata?", ["arrabbiata"], "BI-015"),
 ]
 
