@@ -89,9 +89,9 @@ def answer_details(msg: dict[str, Any]) -> None:
     """What goes under an assistant answer: the number check, cited rows and timings."""
     if msg.get("ungrounded"):
         st.warning(
-            "Check these numbers: no cited catalog row contains "
+            "The local model's answer stated "
             + ", ".join(f"**{md(n)}**" for n in msg["ungrounded"])
-            + "."
+            + ", which no catalog row contains, so it is not shown. Read the rows below."
         )
     rows = msg.get("sources") or []
     if rows:

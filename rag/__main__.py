@@ -58,7 +58,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     print(answer.answer)
     if answer.ungrounded:
-        print(f"\n⚠ Check these numbers, no cited row contains them: {', '.join(answer.ungrounded)}")
+        print(f"\n⚠ The model stated {', '.join(answer.ungrounded)}, which no catalog row contains: its answer is withheld.")
     if answer.sources:
         print("\nSources:")
         for d in answer.sources:

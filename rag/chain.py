@@ -28,6 +28,7 @@ from rag.prompts import (
     REFUSAL_TOKEN,
     REFUSALS,
     ROW_LACKS,
+    UNVERIFIED,
     cited_indices,
     currency_label,
     detect_language,
@@ -55,9 +56,9 @@ class Answer:
     language: str
     sources: list[Document]
     retrieved: list[Document] = field(default_factory=list)
-    ungrounded: list[str] = field(default_factory=list)  # numbers no cited row contains
+    ungrounded: list[str] = field(default_factory=list)  # numbers the model stated that no row contains (answer withheld)
     timings: dict[str, float] = field(default_factory=dict)
-    method: str = "llm"  # "llm", "metadata" (exact answer from row fields) or "guard" (refused before the LLM)
+    method: str = "llm"  # "llm", "metadata" (exact answer from row fields) or "guard" (refused or withheld by a check)
 
     @property
     def grounded(self) -> bool:
@@ -198,10 +199,11 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     shown = prompt_rows(docs, asked)  # what the model saw, numbered as it saw them
     cited = [shown[i] for i in cited_indices(raw, shown)]
     text = strip_citation_markers(raw)
-    return Answer(
-        question, text, False, language, cited, docs,
-        ungrounded=ungrounded_numbers(text, question, cited), timings=timings,
-    )
+    ungrounded = ungrounded_numbers(text, question, cited)
+    if ungrounded:  # a price or spec no cited row has is never shown as fact: the rows are shown instead
+        return Answer(question, UNVERIFIED[language], True, language, shown, docs, ungrounded=ungrounded,
+                      timings=timings, method="guard")
+    return Answer(question, text, False, language, cited, docs, timings=timings)
 
 
 def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = None) -> Iterator[str | Answer]:

@@ -365,6 +365,7 @@ def _allergen_answer(question: str, docs: Sequence[Document], meaning, language:
     return DirectAnswer(text, (doc.id,))
 
 
+PRICE_TOO = re.compile(r"\b(cuanto (cuesta|vale|sale)|precio|price|cost|costs|how much)\b")
 COLOURS_ASK = re.compile(r"\b(colou?rs?|colores|color|come in|viene en|vienen en)\b")
 
 
@@ -382,7 +383,11 @@ def _colour_answer(question: str, docs: Sequence[Document], meaning, language: s
     name = doc.metadata.get("name", doc.id)
     listed = ", ".join(colours)
     asked = [c for c in colours if re.search(rf"\b{re.escape(normalise(c))}\b", q)]
-    if asked:
+    price = doc.metadata.get("price")
+    if PRICE_TOO.search(q) and isinstance(price, (int, float)):  # "¿Cuánto cuesta el X y de qué colores lo tienen?"
+        text = (f"«{name}» cuesta {_money(price, currency)} y viene en: {listed}." if language == "es"
+                else f"“{name}” costs {_money(price, currency)} and comes in: {listed}.")
+    elif asked:
         text = f"Sí, «{name}» viene en {asked[0]}. Colores: {listed}." if language == "es" else \
             f"Yes, “{name}” comes in {asked[0]}. Colours: {listed}."
     else:

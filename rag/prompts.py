@@ -66,6 +66,11 @@ REFUSALS = {
     "en": "Sorry, that is not in the catalog.",
     "es": "Lo siento, eso no está en el catálogo.",
 }
+# When the model's answer stated a number that none of the rows it was given contains.
+UNVERIFIED = {
+    "en": "I could not check that answer against the catalog, so here are the rows it should come from.",
+    "es": "No pude comprobar esa respuesta con el catálogo; estas son las fichas de donde debería salir.",
+}
 # When the question names a product that IS in the catalog but the model found no answer in its row.
 ROW_LACKS = {
     "en": "“{name}” is in the catalog, but its entry does not answer that.",

@@ -71,12 +71,13 @@ def test_no_rows_refuses_without_calling_the_llm():
     assert ans.refused and ans.answer == "Sorry, that is not in the catalog." and llm.calls == 0
 
 
-def test_invented_number_is_flagged():
-    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $749."]))
-    ans = ask(chain, "How much is the iPhone 15?")
-    assert ans.ungrounded == ["749"]
-    assert not ans.grounded
-    assert ans.to_dict()["grounded"] is False
+def test_an_answer_with_an_invented_number_is_withheld_and_the_rows_shown():
+    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $749 [1]."]))
+    ans = ask(chain, "Tell me about the iPhone 15.")
+    assert ans.ungrounded == ["749"] and not ans.grounded and ans.to_dict()["grounded"] is False
+    assert ans.refused and ans.method == "guard" and "749" not in ans.answer
+    assert ans.answer == "I could not check that answer against the catalog, so here are the rows it should come from."
+    assert ans.sources and ans.sources[0].id == ROWS[0].id
 
 
 def test_streaming_yields_text_then_answer():

@@ -236,6 +236,9 @@ def test_colours_are_listed_as_the_row_writes_them(retrievers):
     r = retrievers["techstore"]
     assert _direct(r, "¿Qué colores tiene el Google Pixel 8?", "es").text == "«Google Pixel 8» viene en: Obsidian, Hazel, Rose."
     assert _direct(r, "Does the iPad mini come in pink?", "en").text.startswith("Yes, “iPad mini (6th generation)” comes in Pink.")
+    # price and colours in one question: both, not just the colours
+    assert _direct(r, "¿Cuánto cuesta el MacBook Pro 14 y de qué colores lo tienen?", "es").text == \
+        "«MacBook Pro 14\" M2» cuesta $1,999.00 y viene en: Space Grey, Silver."
 
 
 def test_a_typo_in_a_product_name_still_names_it(retrievers):
