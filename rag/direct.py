@@ -116,8 +116,9 @@ def direct_answer(
         rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
         if rows:
             shown = rows[:MAX_LISTED]
-            if f.allergens_in and f == QueryFilter(allergens_in=f.allergens_in, categories=f.categories,
-                                                   wants_list=f.wants_list):  # "which dishes should I avoid?"
+            only_contains = f.allergens_in and not (f.tags or f.allergens_out or f.max_price is not None
+                                                   or f.min_price is not None or f.in_stock)
+            if only_contains:  # "I'm allergic to nuts: which dishes should I avoid?"
                 listed = ", ".join(ALLERGEN_ES[a] if language == "es" else a for a in f.allergens_in)
                 head = (f"Según su lista de alérgenos, llevan {listed}:" if language == "es"
                         else f"By their allergen lists, these contain {listed}:")
