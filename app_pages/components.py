@@ -91,7 +91,8 @@ def answer_details(msg: dict[str, Any]) -> None:
         st.warning(
             "The local model's answer stated "
             + ", ".join(f"**{md(n)}**" for n in msg["ungrounded"])
-            + ", which no catalog row contains, so it is not shown. Read the rows below."
+            + ", which no catalog row contains"
+            + (", so it is not shown. Read the rows below." if msg.get("refused") else ": check it against the rows below.")
         )
     rows = msg.get("sources") or []
     if rows:

@@ -58,7 +58,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     print(answer.answer)
     if answer.ungrounded:
-        print(f"\n⚠ The model stated {', '.join(answer.ungrounded)}, which no catalog row contains: its answer is withheld.")
+        what = "its answer is withheld" if answer.refused else "check it against the sources"  # plain pipeline
+        print(f"\n⚠ The model stated {', '.join(answer.ungrounded)}, which no catalog row contains: {what}.")
     if answer.sources:
         print("\nSources:")
         for d in answer.sources:

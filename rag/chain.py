@@ -56,7 +56,7 @@ class Answer:
     language: str
     sources: list[Document]
     retrieved: list[Document] = field(default_factory=list)
-    ungrounded: list[str] = field(default_factory=list)  # numbers the model stated that no row contains (answer withheld)
+    ungrounded: list[str] = field(default_factory=list)  # numbers the model stated that no row contains (guarded: answer withheld)
     timings: dict[str, float] = field(default_factory=dict)
     method: str = "llm"  # "llm", "metadata" (exact answer from row fields) or "guard" (refused or withheld by a check)
 
@@ -200,10 +200,12 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     cited = [shown[i] for i in cited_indices(raw, shown)]
     text = strip_citation_markers(raw)
     ungrounded = ungrounded_numbers(text, question, cited)
-    if ungrounded:  # a price or spec no cited row has is never shown as fact: the rows are shown instead
+    # A price or spec no cited row has is never shown as fact: the rows are shown instead.
+    # (The plain baseline shows what the model wrote, so the report measures the textbook chain.)
+    if ungrounded and result.get("guarded", True):
         return Answer(question, UNVERIFIED[language], True, language, shown, docs, ungrounded=ungrounded,
                       timings=timings, method="guard")
-    return Answer(question, text, False, language, cited, docs, timings=timings)
+    return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)
 
 
 def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = None) -> Iterator[str | Answer]:

@@ -101,6 +101,8 @@ def score(rows: list[dict[str, Any]]) -> dict[str, Any]:
         metrics["overall_accuracy"] = round(sum(r["correct"] for r in answered) / len(answered), 3)
         stated = [r for r in answered if not r["refused"]]
         metrics["numbers_grounded"] = round(sum(not r["ungrounded"] for r in stated) / len(stated), 3) if stated else None
+        # answers the numeric guard withheld (their rows shown instead): grounded by construction, but not answers
+        metrics["withheld"] = round(sum(bool(r["refused"] and r["ungrounded"]) for r in answered) / len(answered), 3)
         for key in ("first_token_s", "total_s"):
             vals = [r["timings"][key] for r in answered if key in r["timings"]]
             metrics[f"{key}_p50"] = _pct(vals, 0.5)

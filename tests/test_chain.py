@@ -80,6 +80,12 @@ def test_an_answer_with_an_invented_number_is_withheld_and_the_rows_shown():
     assert ans.sources and ans.sources[0].id == ROWS[0].id
 
 
+def test_the_plain_baseline_shows_what_the_model_wrote_so_the_report_measures_it():
+    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $749 [1]."]), guarded=False)
+    ans = ask(chain, "Tell me about the iPhone 15.")
+    assert ans.ungrounded == ["749"] and not ans.refused and ans.answer == "The iPhone 15 costs $749."
+
+
 def test_streaming_yields_text_then_answer():
     chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]))
     pieces = list(stream_answer(chain, "iPhone 15 price?"))

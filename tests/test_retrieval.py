@@ -126,7 +126,11 @@ def test_eval_scoring_is_exact():
     m = score(rows)
     assert (m["recall@1"], m["recall@5"], m["recall@10"], m["mrr"]) == (0.5, 0.5, 1.0, round((1 + 1 / 6) / 2, 3))
     assert (m["answer_accuracy"], m["refusal_recall"], m["false_refusals"]) == (0.5, 1.0, 0.5)
-    assert m["total_s_p50"] == 2.0
+    assert m["total_s_p50"] == 2.0 and m["numbers_grounded"] == 1.0 and m["withheld"] == 0.0
+    withheld = {"gold_ids": [], "rank": None, "refuse": False, "correct": False, "refused": True, "ungrounded": ["9"], "timings": {}}
+    stated_wrong = {**rows[0], "ungrounded": ["7"]}
+    m = score([rows[0], stated_wrong, withheld])
+    assert (m["numbers_grounded"], m["withheld"]) == (0.5, round(1 / 3, 3))
 
 
 def test_eval_file_errors_name_the_line(tmp_path):
