@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from rag.direct import direct_answer
 from rag.errors import QuestionError
+from rag.filters import is_row
 from rag.followup import Contextualized, Turn
 from rag.prompts import (
     LANGUAGE_NAMES,
@@ -66,7 +67,7 @@ class Answer:
 
     def turn(self) -> Turn:
         """What the next question may refer back to: this question and the names of its cited rows."""
-        rows = [d for d in self.sources if d.metadata.get("kind", "row") == "row"] or self.sources
+        rows = [d for d in self.sources if is_row(d)] or self.sources
         return Turn(self.question, tuple(str(d.metadata.get("name", d.id)) for d in rows[:3]))
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,7 +165,7 @@ def warm_up(llm: BaseChatModel) -> None:
 
     llama.cpp keeps the KV cache of the longest prefix shared with the previous prompt, so
     after this the first real question pays only for its own rows and question (the prefix
-    alone is ~550 tokens, ~3 s of prefill on 2 cores). Harmless for the other backends.
+    alone is ~540 tokens, 8-10 s of prefill measured on 2 cores). Harmless for the other backends.
     """
     llm.invoke(PROMPT.format_messages(context="[1] -", question="-", language="English", currency="-"))
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
-from rag.filters import ALLERGEN_ES, ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, matches
+from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, allergen_name, is_row, matches
 from rag.hours import asked_day, hours_sentence, parse_hours
 from rag.prompts import detect_language
 from rag.text import normalise, tokenize
@@ -46,9 +46,8 @@ def _row_line(doc: Document, currency: str) -> str:
 
 def _describe(f: QueryFilter, language: str, currency: str) -> str:
     parts = [TAG_NAMES[language][t] for t in f.tags] + list(f.categories)
-    allergen = (lambda a: ALLERGEN_ES[a]) if language == "es" else (lambda a: a)
-    parts += [f"{'con' if language == 'es' else 'with'} {allergen(a)}" for a in f.allergens_in]
-    parts += [f"{'sin' if language == 'es' else 'without'} {allergen(a)}" for a in f.allergens_out]
+    parts += [f"{'con' if language == 'es' else 'with'} {allergen_name(a, language)}" for a in f.allergens_in]
+    parts += [f"{'sin' if language == 'es' else 'without'} {allergen_name(a, language)}" for a in f.allergens_out]
     word = "precio" if language == "es" else "price"
     if f.max_price is not None:
         parts.append(f"{word} ≤ {_money(f.max_price, currency)}")
@@ -109,17 +108,15 @@ def direct_answer(
         return DirectAnswer(text, (doc.id,))
 
     if meaning.list_question and f.hard:
-        rows = [d for d in docs if matches(d, f) and d.metadata.get("kind", "row") == "row"]
+        rows = [d for d in docs if matches(d, f) and is_row(d)]
         in_category = [d for d in rows if d.metadata.get("category") in f.categories]
         if f.categories and not in_category:
             rows = []  # "gluten-free pizzas" and no pizza is: a policy line may say more ("any pizza on a gluten-free base")
         rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
         if rows:
             shown = rows[:MAX_LISTED]
-            only_contains = f.allergens_in and not (f.tags or f.allergens_out or f.max_price is not None
-                                                   or f.min_price is not None or f.in_stock)
-            if only_contains:  # "I'm allergic to nuts: which dishes should I avoid?"
-                listed = ", ".join(ALLERGEN_ES[a] if language == "es" else a for a in f.allergens_in)
+            if f.allergens_in and not replace(f, allergens_in=()).hard:  # "I'm allergic to nuts: what should I avoid?"
+                listed = ", ".join(allergen_name(a, language) for a in f.allergens_in)
                 head = (f"Según su lista de alérgenos, llevan {listed}:" if language == "es"
                         else f"By their allergen lists, these contain {listed}:")
             else:
@@ -293,7 +290,7 @@ def _recommend_answer(question: str, docs: Sequence[Document], meaning, language
     need = {t for t in tokenize(RECOMMEND.sub(" ", q)) if len(t) >= 3} - _NOT_A_NEED
     scored = []
     for d in docs:
-        if d.metadata.get("kind", "row") != "row":
+        if not is_row(d):
             continue
         text = f"{d.metadata.get('description', '')} {d.metadata.get('specs', '')}"
         scored.append((len(need & set(tokenize(text))), d))
@@ -357,7 +354,7 @@ def _allergen_answer(question: str, docs: Sequence[Document], meaning, language:
     has = any(re.search(rf"\b{w}\b", normalise(listed)) for w in ALLERGENS[asked[0]])
     name = doc.metadata.get("name", doc.id)
     if language == "es":
-        text = (f"Sí, «{name}» lleva {ALLERGEN_ES[asked[0]]}"
+        text = (f"Sí, «{name}» lleva {allergen_name(asked[0], language)}"
                 if has else f"No figura: la lista de alérgenos de «{name}» no lo incluye")
         text += f" (alérgenos: {listed or 'ninguno'})."
     else:
@@ -402,7 +399,7 @@ def _hours_answer(question: str, docs: Sequence[Document], meaning, language: st
     if day is None:
         return None
     for doc in docs:
-        if doc.metadata.get("kind", "row") == "row":
+        if is_row(doc):
             continue
         hours = parse_hours(doc.page_content).get(day)
         if hours is not None:

@@ -47,6 +47,16 @@ _ALLERGEN_FREE = r"\b(sin|without|no|libres? de|free of)\s+(\w+\s+)?{w}|{w}[- ]f
 ALLERGY = re.compile(r"\b(alergi\w*|allerg\w*|intoleran\w*|evitar|avoid|cuales llevan|que platos llevan|which dishes (contain|have))\b")
 
 
+def is_row(doc: Document) -> bool:
+    """A product row, as opposed to a policy/info section (``kind`` metadata set by ingest)."""
+    return doc.metadata.get("kind", "row") == "row"
+
+
+def allergen_name(allergen: str, language: str) -> str:
+    """A canonical allergen ("nuts") as staff read it in ``language`` ("frutos secos")."""
+    return ALLERGEN_ES[allergen] if language == "es" else allergen
+
+
 def allergen_field(doc: Document) -> str | None:
     """The metadata key holding a row's allergen list ("alérgenos", "allergens"), if it has one."""
     return next((k for k in doc.metadata if normalise(str(k)).startswith(("alerg", "allerg"))), None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
+from rag.filters import is_row
 from rag.text import head_and_lines, name_aliases, normalise, phrase, tokenize
 
 REFUSAL_TOKEN = "NOT_IN_CATALOG"
@@ -104,7 +105,7 @@ def detect_language(text: str) -> str:
     return "es" if es > en else "en"
 
 
-MAX_PROMPT_ROWS = 5  # prompt length is latency on 2 cores (~150 prompt tokens/s)
+MAX_PROMPT_ROWS = 5  # prompt length is latency on 2 cores (prefill measured at ~80 tokens/s)
 MAX_PROMPT_SECTIONS = 2
 MAX_SECTION_LINES = 4  # of the first policy section in the prompt
 MAX_OTHER_SECTION_LINES = 2  # of each further section
@@ -125,7 +126,7 @@ def prompt_rows(docs: Sequence[Document], question: str, limit: int = MAX_PROMPT
         return docs
 
     def is_section(d: Document) -> bool:
-        return d.metadata.get("kind", "row") != "row"
+        return not is_row(d)
 
     sections = [d for d in docs if is_section(d)]
     if any(asked & set(tokenize(d.page_content)) for d in sections):
@@ -143,11 +144,11 @@ CLIP_CHARS = 110
 def format_rows(docs: Sequence[Document], question: str = "") -> str:
     """Numbered, compact rows: the first line of each doc is its name, the rest joined by ' | '.
 
-    Prompt length is latency (prefill runs at ~150 tokens/s on 2 cores), so the rows are cut
+    Prompt length is latency (prefill runs at ~80 tokens/s on 2 cores), so the rows are cut
     to what the question needs: a row drops its id line (answers cite rows by number); a
-    policy section keeps only the lines that share a word with the question (all of them
-    when none does, e.g. a Spanish question over English policies); and when more than two
-    rows share the prompt, a field that shares no word with the question is clipped.
+    policy section keeps its best lines by words and meaning (see :func:`section_lines`: four
+    for the first section, two for others); and when more than two rows share the prompt, a
+    field that shares no word with the question is clipped.
     """
     asked = {t for t in tokenize(question) if len(t) >= 3 or any(c.isdigit() for c in t)}
     q = normalise(question)
@@ -157,7 +158,7 @@ def format_rows(docs: Sequence[Document], question: str = "") -> str:
     for i, doc in enumerate(docs, start=1):
         head, rest = head_and_lines(doc.page_content)
         head = head or str(doc.metadata.get("name", ""))
-        if doc.metadata.get("kind", "row") != "row":
+        if not is_row(doc):
             sections += 1
             rest = section_lines(rest, asked, str(doc.metadata.get("line_rank", "")),
                                  MAX_SECTION_LINES if sections == 1 else MAX_OTHER_SECTION_LINES)

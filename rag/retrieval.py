@@ -23,7 +23,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, matches, parse_filters
+from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, is_row, matches, parse_filters
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes
 from rag.store import CatalogIndex, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
@@ -74,7 +74,7 @@ class LexicalIndex:
             for t in toks:
                 self.name_df[t] = self.name_df.get(t, 0) + 1
         self.name_vocab = {  # product-name words ("pro", "air"), for "¿y el Pro?" follow-ups
-            t for d in docs if d.metadata.get("kind", "row") == "row" for t in tokenize(str(d.metadata.get("name", "")))
+            t for d in docs if is_row(d) for t in tokenize(str(d.metadata.get("name", "")))
         }
         self.phrases = [phrase(str(d.metadata.get("name", ""))) for d in docs]
         alias_rows: dict[str, set[int]] = {}
@@ -99,7 +99,7 @@ class LexicalIndex:
         self.aliases = {a: tuple(sorted(rows)) for a, rows in key_rows.items() if len({self.phrases[k] for k in rows}) == 1}
         self.kind_words = [
             re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.metadata.get('category', '')}"))
-            if d.metadata.get("kind", "row") == "row" else [] for d in docs
+            if is_row(d) else [] for d in docs
         ]
         self.texts = [doc_text(d) for d in docs]
         self.words = {w for t in self.texts for w in re.findall(r"[a-z0-9]+", t)}
@@ -193,7 +193,7 @@ class CatalogRetriever(BaseRetriever):
     _lexical: LexicalIndex | None = PrivateAttr(default=None)
     _version: str | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _line_vectors: dict[tuple[str | None, str], Any] = PrivateAttr(default_factory=dict)
+    _line_vectors: dict[str, Any] = PrivateAttr(default_factory=dict)  # section id -> its line vectors (this version)
 
     def lexical(self) -> tuple[Any, Any, LexicalIndex]:
         """(store info, live collection, lexical index of that collection)."""
@@ -237,7 +237,7 @@ class CatalogRetriever(BaseRetriever):
         wanted = set(meaning.exact_ids or meaning.full_name_ids or meaning.named_ids[:3])
         if not wanted:
             return docs
-        focused = [d for d in docs if d.id in wanted or d.metadata.get("kind", "row") != "row"]
+        focused = [d for d in docs if d.id in wanted or not is_row(d)]
         return focused if any(d.id in wanted for d in focused) else docs
 
     @staticmethod
@@ -248,11 +248,11 @@ class CatalogRetriever(BaseRetriever):
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
         # a recommendation weighs several rows even when a word of the question is in some product name ("power")
         # (a policy section named by a word of its heading, "alergia", does not make a list question about one thing)
-        named_rows = [i for i in named if lex.docs[lex.position[i]].metadata.get("kind", "row") == "row"]
+        named_rows = [i for i in named if is_row(lex.docs[lex.position[i]])]
         list_question = filt.wants_list and not exact and (not named_rows or (bool(RECOMMEND.search(normalise(query))) and not full))
         matching = 0
         if list_question and filt.hard:
-            rows = [d for d in lex.docs if d.metadata.get("kind", "row") == "row" and matches(d, filt)]
+            rows = [d for d in lex.docs if is_row(d) and matches(d, filt)]
             scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
             matching = len(scoped or rows)
         asked = [t for t in tokenize(EXISTS.sub(" ", normalise(query))) if len(t) >= 3]
@@ -331,15 +331,14 @@ class CatalogRetriever(BaseRetriever):
         """
         q = np.asarray(vector, dtype=np.float32)
         for doc in docs:
-            if doc.metadata.get("kind", "row") == "row":
+            if is_row(doc):
                 continue
-            key = (self._version, doc.id)
-            if key not in self._line_vectors:
+            if doc.id not in self._line_vectors:
                 _, lines = head_and_lines(doc.page_content)
                 lines = lines[:MAX_SECTION_LINES_EMBEDDED]
-                self._line_vectors[key] = np.asarray(self.embeddings.embed_documents(lines), dtype=np.float32) if lines \
+                self._line_vectors[doc.id] = np.asarray(self.embeddings.embed_documents(lines), dtype=np.float32) if lines \
                     else np.zeros((0, q.size), dtype=np.float32)
-            sims = self._line_vectors[key] @ q
+            sims = self._line_vectors[doc.id] @ q
             doc.metadata["line_rank"] = ",".join(str(i) for i in np.argsort(-sims, kind="stable"))
 
     @staticmethod
