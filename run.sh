@@ -27,9 +27,16 @@ install() {
     echo "==> Installing packages (first time: ~10 minutes, llama-cpp-python compiles from source)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q torch==2.13.0          # CPU build; must come first
-    "$VENV/bin/python" -m pip install -q -r requirements.txt "${@/#/-r}"
+    # llama-cpp-python is left to rag.engine: a plain pip build switches on every CPU feature,
+    # AMX included, and that build crashes on AMX CPUs (see README, Troubleshooting).
+    grep -v '^llama-cpp-python' requirements.txt > "$VENV/requirements-without-engine.txt"
+    "$VENV/bin/python" -m pip install -q -r "$VENV/requirements-without-engine.txt" "${@/#/-r}"
     touch "$stamp"
   fi
+  # Every time (a second when nothing changed): the llama.cpp build must pass its self-test on
+  # THIS machine's CPU; builds it for this CPU (minus AMX) or falls back to a portable AVX2 build.
+  echo "==> Checking the llama.cpp engine on this CPU (first time: compiles it, 4-10 minutes)"
+  "$VENV/bin/python" -m rag.engine ensure
 }
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False

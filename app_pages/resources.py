@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 
 from app_pages.components import tidy_columns
 from rag.chain import source_row, warm_up
+from rag.engine import ensure_for
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
 from rag.settings import load_settings
 from rag.store import get_all
@@ -51,6 +52,7 @@ def _loaded() -> set[str]:
 
 @st.cache_resource(show_spinner=False)
 def get_llm() -> BaseChatModel:
+    ensure_for(get_settings())  # self-test (and repair) the llama.cpp build once per machine
     llm = build_llm(get_settings())
     warm_up(llm)  # the shared prompt prefix is computed once, while the "Loading…" status shows
     _loaded().add("llm")

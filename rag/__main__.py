@@ -3,6 +3,7 @@
     python -m rag ask "How much is the iPhone 15?"
     python -m rag ask --store bella-italia --json "¿Tienen opciones vegetarianas?"
     python -m rag eval tests/data/dev_techstore.jsonl --store techstore
+    python -m rag doctor            # this machine, the engine, the models, Chroma, and a self-test
 
 Exit codes: 0 answered (including an honest "not in the catalog"); 2 could not answer.
 """
@@ -82,6 +83,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return main_eval(args, _settings(args))
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from rag.doctor import as_dicts, run_checks
+
+    checks = run_checks(_settings(args), selftest=not args.no_selftest)
+    bad = [c for c in checks if not c.ok]
+    if args.json:
+        print(json.dumps({"ok": not bad, "checks": as_dicts(checks)}, ensure_ascii=False, indent=2))
+        return 1 if bad else 0
+    for c in checks:
+        print(f"{'OK ' if c.ok else 'BAD'} {c.name}: {c.detail}")
+        if c.fix:
+            print(f"    fix: {c.fix}")
+    print("\nAll good: the assistant can answer on this machine." if not bad
+          else f"\n{len(bad)} problem(s) found; apply the fix shown under each.")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag", description="Ask the catalog assistant.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_common(p_eval)
     p_eval.set_defaults(func=cmd_eval)
+    p_doc = sub.add_parser("doctor", help="check this machine, the llama.cpp build, the models and Chroma")
+    p_doc.add_argument("--json", action="store_true", help="machine-readable output")
+    p_doc.add_argument("--no-selftest", action="store_true", help="skip loading the model")
+    p_doc.set_defaults(func=cmd_doctor)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

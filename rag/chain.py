@@ -41,6 +41,7 @@ from rag.prompts import (
     prompt_rows,
     strip_citation_markers,
     ungrounded_numbers,
+    warmup_messages,
 )
 
 # Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
@@ -167,7 +168,7 @@ def warm_up(llm: BaseChatModel) -> None:
     after this the first real question pays only for its own rows and question (the prefix
     alone is ~540 tokens, 8-10 s of prefill measured on 2 cores). Harmless for the other backends.
     """
-    llm.invoke(PROMPT.format_messages(context="[1] -", question="-", language="English", currency="-"))
+    llm.invoke(warmup_messages())
 
 
 def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) -> Answer:

@@ -20,6 +20,10 @@ class ModelUnavailableError(AssistantError):
     """A model package is missing, its files fail the hash check, or it cannot load."""
 
 
+class ModelCrashedError(AssistantError):
+    """The model process died while answering (it is restarted for the next question)."""
+
+
 class IndexMissingError(AssistantError):
     """The store has no index yet (nothing ingested)."""
 

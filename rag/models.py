@@ -260,11 +260,16 @@ def build_llm(settings: Settings, *, streaming: bool = True) -> BaseChatModel:
 
 
 def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
-    try:
-        from langchain_community.chat_models import ChatLlamaCpp
-    except ImportError as exc:  # pragma: no cover
-        raise ModelUnavailableError("llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36") from exc
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelUnavailableError(
+            "llama-cpp-python is not installed. Build and self-test it for this machine with: "
+            "python -m rag.engine ensure"
+        )
     path = resolve_gguf(settings)
+    if settings.llm_process == "server":
+        return _server_llm(settings, path, streaming)
+    from langchain_community.chat_models import ChatLlamaCpp
+
     try:
         return ChatLlamaCpp(
             model_path=str(path),
@@ -281,6 +286,29 @@ def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
         )
     except ValueError as exc:
         raise ModelUnavailableError(f"llama.cpp could not load {path}: {exc}") from exc
+
+
+def _server_llm(settings: Settings, path: Path, streaming: bool) -> BaseChatModel:
+    """llama.cpp in a supervised child process (see :mod:`rag.llm_server`), warmed with the prompt prefix."""
+    from rag.llm_server import MODEL_ALIAS, ModelServer, ServerChatModel, as_openai_messages
+    from rag.prompts import warmup_messages
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = ModelServer(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                         warmup=as_openai_messages(warmup_messages()), log_path=settings.data_dir / "model-server.log")
+    server.start()
+    return ServerChatModel(
+        server=server,
+        base_url=server.base_url,
+        model=MODEL_ALIAS,
+        api_key="local",
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        streaming=streaming,
+        timeout=300,
+        max_retries=0,  # a dead child is restarted by the wrapper, not retried blindly
+        extra_body={"top_k": 1 if settings.temperature == 0 else 40, "repeat_penalty": 1.0},
+    )
 
 
 def _openai_llm(settings: Settings, streaming: bool) -> BaseChatModel:

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     llm_preset: Literal["qwen-1.5b", "qwen-0.5b", "smollm2-135m"] = Field(
         "qwen-1.5b", description="Packaged GGUF model; ignored when llm_model_path is set."
     )
+    llm_process: Literal["server", "inprocess"] = Field(
+        "server",
+        description="'server': llama.cpp runs in a supervised child process (a crash is reported and the model "
+        "restarted, the app keeps running); 'inprocess': loaded into this process (no isolation).",
+    )
     llm_model_path: Path | None = Field(None, description="Your own GGUF file or Hugging Face model dir.")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8080/v1")
     openai_model: str = Field("default", description="Model name sent to the endpoint.")

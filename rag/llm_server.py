@@ -1,0 +1,221 @@
+"""The language model in its own supervised process, so a native crash never takes the app down.
+
+llama.cpp is native code: a bad build or a CPU quirk ends the process with SIGSEGV, and with the
+model loaded in-process that was the Streamlit server or the CLI itself. Here the model runs in
+llama-cpp-python's own OpenAI-compatible server (``python -m llama_cpp.server``, the same
+protocol as the scale-out path), started and watched by :class:`ModelServer`:
+
+- the child is bound to 127.0.0.1 on a free port and exits when its parent does (:mod:`rag.model_process`);
+- before every request :meth:`ModelServer.ensure_running` restarts a dead child (and re-warms
+  the fixed prompt prefix), so the question after a crash is answered;
+- a request that fails because the child died raises :class:`~rag.errors.ModelCrashedError`
+  with what happened, in words, instead of a traceback;
+- requests are served one at a time by the child (``interrupt_requests`` off, so one session's
+  answer is never cut short by another's question).
+
+:class:`ServerChatModel` is ``ChatOpenAI`` pointed at the child, so the QA chain does not know
+or care where the model runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_openai import ChatOpenAI
+from pydantic import ConfigDict
+
+from rag.engine import describe_exit
+from rag.errors import ModelCrashedError, ModelUnavailableError
+
+logger = logging.getLogger(__name__)
+
+MODEL_ALIAS = "catalog-llm"
+ROLE = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ModelServer:
+    """One llama.cpp server child process for one GGUF file, restarted when it dies.
+
+    Args:
+        model_path: the GGUF file (already hash-verified by :func:`rag.models.resolve_gguf`).
+        n_ctx, n_threads, n_batch: llama.cpp context size, CPU threads and prompt batch.
+        warmup: chat messages sent once after every (re)start so the fixed prompt prefix is in
+            the KV cache before the first real question (see :func:`rag.chain.warm_up`).
+        log_path: where the child's output goes (its last lines are quoted in errors).
+    """
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 2048, n_threads: int = 2, n_batch: int = 512,
+                 warmup: list[dict[str, str]] | None = None, log_path: Path | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.model_path = Path(model_path).resolve()
+        self.n_ctx, self.n_threads, self.n_batch = n_ctx, n_threads, n_batch
+        self.warmup = warmup
+        self.log_path = log_path
+        self.extra_args = extra_args
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self.last_exit: str | None = None  # how the previous child ended, in words
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "rag.model_process", str(os.getpid()),
+            "--model", str(self.model_path), "--model_alias", MODEL_ALIAS,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx), "--n_batch", str(self.n_batch),
+            "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
+            "--logits_all", "False",  # the server's default (True) computes logits for every prompt token
+            "--interrupt_requests", "False", "--seed", "0", "--verbose", "False",
+            *self.extra_args,
+        ]
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 180.0) -> None:
+        """Start the child and wait until it answers; raise ModelUnavailableError if it cannot."""
+        with self._lock:
+            self._start_locked(timeout)
+
+    def _start_locked(self, timeout: float) -> None:
+        if self.alive():
+            return
+        self.port = self.port or free_port()  # a restart keeps the port: clients hold the URL
+        log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=env, cwd=Path(__file__).resolve().parent.parent)
+        if log is not subprocess.DEVNULL:
+            log.close()
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                self.last_exit = describe_exit(self.proc.returncode)
+                raise ModelUnavailableError(
+                    f"The language model process could not start ({self.last_exit}){self._log_tail()}. "
+                    "Run `python -m rag doctor` to check this machine."
+                )
+            if self._ready():
+                break
+            time.sleep(0.1)
+        else:
+            self.stop()
+            raise ModelUnavailableError(f"The language model process did not answer within {timeout:.0f} s{self._log_tail()}.")
+        logger.info("Model server on port %d ready in %.1f s", self.port, time.perf_counter() - t0)
+        if self.warmup:
+            self._post_chat(self.warmup, max_tokens=1)
+
+    def ensure_running(self) -> bool:
+        """Restart the child if it has died; True when a restart happened."""
+        with self._lock:
+            if self.alive():
+                return False
+            if self.proc is not None:
+                self.last_exit = describe_exit(self.proc.returncode)
+                self.restarts += 1
+                logger.warning("The model process ended (%s); restarting it", self.last_exit)
+            self._start_locked(180.0)
+            return True
+
+    def crash_message(self) -> str:
+        """What to tell the user after a request failed because the child died."""
+        how = describe_exit(self.proc.returncode) if self.proc is not None and self.proc.poll() is not None else "stopped"
+        return (f"The language model stopped while answering ({how}). It is being restarted: ask again in a few "
+                "seconds. If this keeps happening, run `python -m rag doctor`.")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/models", timeout=1) as r:
+                return r.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def _post_chat(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+        body = json.dumps({"model": MODEL_ALIAS, "messages": messages, "max_tokens": max_tokens,
+                           "temperature": 0.0, "top_k": 1, "repeat_penalty": 1.0}).encode()
+        req = urllib.request.Request(f"{self.base_url}/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return json.loads(r.read())
+
+    def _log_tail(self, lines: int = 3) -> str:
+        if not self.log_path or not self.log_path.is_file():
+            return ""
+        tail = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()][-lines:]
+        return (": " + " | ".join(tail)) if tail else ""
+
+
+def as_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": ROLE.get(m.type, m.type), "content": str(m.content)} for m in messages]
+
+
+class ServerChatModel(ChatOpenAI):
+    """``ChatOpenAI`` on a supervised :class:`ModelServer`: restarts a dead child, explains a crash."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    server: Any = None  # the ModelServer (Any: pydantic need not validate it)
+
+    def _guard(self) -> None:
+        self.server.ensure_running()
+
+    def _crashed(self, exc: Exception) -> Exception:
+        time.sleep(0.2)  # let the dead child be reaped, so its signal is known
+        if not self.server.alive():
+            return ModelCrashedError(self.server.crash_message())
+        return exc
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        self._guard()
+        try:
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        except ModelCrashedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any transport error: was it the child dying?
+            raise self._crashed(exc) from exc
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        self._guard()
+        try:
+            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+        except ModelCrashedError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self._crashed(exc) from exc
