@@ -3,6 +3,7 @@
     python -m rag ask "How much is the iPhone 15?"
     python -m rag ask --store bella-italia --json "¿Tienen opciones vegetarianas?"
     python -m rag eval tests/data/dev_techstore.jsonl --store techstore
+    python -m rag serve             # keep the model loaded: later `ask` calls answer without loading it
     python -m rag doctor            # this machine, the engine, the models, Chroma, and a self-test
 
 Exit codes: 0 answered (including an honest "not in the catalog"); 2 could not answer.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from typing import Any
@@ -83,6 +86,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return main_eval(args, _settings(args))
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.engine import ensure_for
+    from rag.llm_server import find_shared, serve
+    from rag.models import model_server, resolve_gguf
+
+    settings = _settings(args)
+    ensure_for(settings)
+    path = resolve_gguf(settings)
+    if find_shared(settings.data_dir, path) is not None:
+        raise AssistantError(f"A model server for {path.name} is already running for {settings.data_dir}.")
+    server = model_server(settings, path)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops it as cleanly as Ctrl+C
+    print(f"Loading {path.name} in a supervised process…", file=sys.stderr)
+    try:
+        serve(server, settings.data_dir, on_ready=lambda: print(
+            f"Model server ready at {server.base_url} (pid {os.getpid()}). `python -m rag ask` and the app now use it; "
+            "Ctrl+C stops it.", file=sys.stderr))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rag.doctor import as_dicts, run_checks
 
@@ -119,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_common(p_eval)
     p_eval.set_defaults(func=cmd_eval)
+    p_serve = sub.add_parser("serve", help="keep the model loaded in a supervised server that `ask` and the app use")
+    _add_common(p_serve)
+    p_serve.set_defaults(func=cmd_serve)
     p_doc = sub.add_parser("doctor", help="check this machine, the llama.cpp build, the models and Chroma")
     p_doc.add_argument("--json", action="store_true", help="machine-readable output")
     p_doc.add_argument("--no-selftest", action="store_true", help="skip loading the model")

@@ -181,6 +181,87 @@ class ModelServer:
         return (": " + " | ".join(tail)) if tail else ""
 
 
+class SharedServer(ModelServer):
+    """A model server that another process owns (``python -m rag serve``): attached to, not supervised.
+
+    The owner restarts its child when it dies; here a dead server only becomes a clear message.
+    """
+
+    def __init__(self, model_path: Path, port: int, owner_pid: int) -> None:
+        super().__init__(model_path)
+        self.port, self.owner_pid = port, owner_pid
+
+    def alive(self) -> bool:
+        return self._ready()
+
+    def start(self, timeout: float = 180.0) -> None:
+        if not self._ready():
+            raise ModelUnavailableError(f"The shared model server (pid {self.owner_pid}, port {self.port}) is not answering.")
+
+    def ensure_running(self) -> bool:
+        deadline = time.time() + 60  # the owner may be restarting a crashed child right now
+        while not self._ready():
+            if time.time() > deadline or not _pid_alive(self.owner_pid):
+                raise ModelUnavailableError(
+                    f"The shared model server (`python -m rag serve`, pid {self.owner_pid}) is not answering. "
+                    "Start it again, or stop it so each command loads its own model.")
+            time.sleep(0.5)
+        return False
+
+    def crash_message(self) -> str:
+        return ("The shared model server stopped while answering; `python -m rag serve` restarts it. Ask again in a few "
+                "seconds. If this keeps happening, run `python -m rag doctor`.")
+
+    def stop(self) -> None:  # not ours to stop
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def registry_path(data_dir: Path) -> Path:
+    return data_dir / "model-server.json"
+
+
+def find_shared(data_dir: Path, model_path: Path) -> SharedServer | None:
+    """The running ``python -m rag serve`` for this model and data dir, if there is one."""
+    try:
+        info = json.loads(registry_path(data_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    if info.get("model") != str(Path(model_path).resolve()) or not _pid_alive(int(info.get("pid", 0))):
+        return None
+    shared = SharedServer(model_path, int(info["port"]), int(info["pid"]))
+    return shared if shared.alive() else None
+
+
+def serve(server: ModelServer, data_dir: Path, poll_s: float = 1.0, on_ready=None) -> None:
+    """Run ``server`` until interrupted, restarting its child when it dies; advertise it in ``data_dir``."""
+    server.start()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    reg = registry_path(data_dir)
+    reg.write_text(json.dumps({"pid": os.getpid(), "port": server.port, "model": str(server.model_path)}))
+    if on_ready:
+        on_ready()
+    try:
+        while True:
+            time.sleep(poll_s)
+            if server.ensure_running():
+                logger.warning("Model process restarted after it ended (%s)", server.last_exit)
+    finally:
+        with contextlib.suppress(OSError):
+            if json.loads(reg.read_text()).get("pid") == os.getpid():
+                reg.unlink()
+        server.stop()
+
+
 def as_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": ROLE.get(m.type, m.type), "content": str(m.content)} for m in messages]
 

@@ -289,13 +289,14 @@ def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
 
 
 def _server_llm(settings: Settings, path: Path, streaming: bool) -> BaseChatModel:
-    """llama.cpp in a supervised child process (see :mod:`rag.llm_server`), warmed with the prompt prefix."""
-    from rag.llm_server import MODEL_ALIAS, ModelServer, ServerChatModel, as_openai_messages
-    from rag.prompts import warmup_messages
+    """llama.cpp in a child process (see :mod:`rag.llm_server`), warmed with the prompt prefix.
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    server = ModelServer(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                         warmup=as_openai_messages(warmup_messages()), log_path=settings.data_dir / "model-server.log")
+    A ``python -m rag serve`` already running for this model and data dir is used as is (no model
+    load: a CLI call answers at once); otherwise a supervised child of this process is started.
+    """
+    from rag.llm_server import MODEL_ALIAS, ServerChatModel
+
+    server = model_server(settings, path)
     server.start()
     return ServerChatModel(
         server=server,
@@ -309,6 +310,19 @@ def _server_llm(settings: Settings, path: Path, streaming: bool) -> BaseChatMode
         max_retries=0,  # a dead child is restarted by the wrapper, not retried blindly
         extra_body={"top_k": 1 if settings.temperature == 0 else 40, "repeat_penalty": 1.0},
     )
+
+
+def model_server(settings: Settings, path: Path):
+    """The shared ``rag serve`` server if one runs for ``path``, else a new supervised one (not started)."""
+    from rag.llm_server import ModelServer, as_openai_messages, find_shared
+    from rag.prompts import warmup_messages
+
+    shared = find_shared(settings.data_dir, path)
+    if shared is not None:
+        return shared
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ModelServer(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                       warmup=as_openai_messages(warmup_messages()), log_path=settings.data_dir / "model-server.log")
 
 
 def _openai_llm(settings: Settings, streaming: bool) -> BaseChatModel:
