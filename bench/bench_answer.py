@@ -1,25 +1,32 @@
 """Answer latency and memory of the QA chain, with raw llama.cpp on the same prompts as baseline.
 
-    python bench/bench_answer.py                 # default model, 24 questions, HF route on 2
-    python bench/bench_answer.py --preset qwen-0.5b --hf 0
+    python bench/bench_answer.py                       # the default: model in a supervised child process
+    python bench/bench_answer.py --process inprocess   # the model loaded into this process
+    python bench/bench_answer.py --compare             # both, one after the other, side by side + CLI calls
+    python bench/bench_answer.py --preset qwen-0.5b --hf 2
 
 For each question it records time to first token, total time, answer tokens and decode speed
-through the whole chain (retrieval, guards, prompt, llama.cpp, checks). Then, in the same
-process and cache conditions, it sends the exact same chat messages straight to llama.cpp
-(``Llama.create_chat_completion``) so ``chain / raw`` is the chain's own overhead. Peak RSS is
-read after the chain runs (before the optional transformers route, which loads a second model).
-Results are printed and written to bench/results/answer-<preset>.json.
+through the whole chain (retrieval, guards, prompt, llama.cpp, checks). Then, with the same
+loaded model and cache conditions, it sends the exact same chat messages straight to llama.cpp
+(in-process: ``Llama.create_chat_completion``; server: one streaming HTTP request to the child,
+no LangChain) so ``chain / raw`` is the chain's own overhead. Peak memory is this process's
+``ru_maxrss`` plus, for the server, the child's ``VmHWM``. ``--compare`` also times whole
+``python -m rag ask`` CLI calls: with no model server running (each call loads the model) and
+with ``python -m rag serve`` running. Results go to bench/results/answer-<preset>-<process>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,11 +64,54 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_peak_mb(llm) -> float:
+    """Peak resident memory of the model child process (0 when the model is in this process)."""
+    server = getattr(llm, "server", None)
+    if server is None or server.proc is None:
+        return 0.0
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def med(values: list[float]) -> float:
     return round(statistics.median(values), 3) if values else float("nan")
 
 
-def run_chain(settings, questions, llm):
+class Raw:
+    """Raw llama.cpp on the chain's loaded model: token counts and a streamed chat completion."""
+
+    def __init__(self, llm, settings) -> None:
+        self.llm, self.settings = llm, settings
+        self.server = getattr(llm, "server", None)
+
+    def tokens(self, text: str) -> int:
+        if self.server is None:
+            return len(self.llm.client.tokenize(text.encode(), add_bos=False))
+        body = json.dumps({"input": text}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.server.port}/extras/tokenize/count", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())["count"]
+
+    def stream(self, messages: list[dict]):
+        params = {"max_tokens": self.settings.max_tokens, "temperature": 0.0, "top_k": 1, "repeat_penalty": 1.0}
+        if self.server is None:
+            for chunk in self.llm.client.create_chat_completion(messages=messages, stream=True, **params):
+                yield chunk["choices"][0]["delta"].get("content") or ""
+            return
+        body = json.dumps({"model": "catalog-llm", "messages": messages, "stream": True, **params}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.server.port}/v1/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as r:
+            for line in r:
+                line = line.decode().strip()
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    yield json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+
+
+def run_chain(settings, questions, llm, raw: Raw):
     from rag.chain import stream_answer
     from rag.factory import build_embeddings, build_index, build_store_chain
     from rag.prompts import LANGUAGE_NAMES, PROMPT, currency_label, format_rows, prompt_rows
@@ -79,7 +129,7 @@ def run_chain(settings, questions, llm):
             final = piece
         total = time.perf_counter() - t0
         used_llm = final.method == "llm"
-        toks = len(llm.client.tokenize(final.answer.encode(), add_bos=False)) if hasattr(llm, "client") else 0
+        toks = raw.tokens(final.answer) if used_llm else 0
         first = final.timings.get("first_token_s", first or total)
         rows.append({"store": store, "question": q, "answer": final.answer, "refused": final.refused,
                      "first_token_s": round(first, 3), "total_s": round(total, 3), "tokens": toks, "llm": used_llm})
@@ -92,7 +142,7 @@ def run_chain(settings, questions, llm):
     return rows, prompts
 
 
-def run_raw(llm, settings, prompts):
+def run_raw(raw: Raw, prompts):
     """The same chat messages sent straight to llama.cpp (no LangChain, no retrieval, no checks)."""
     out = {}
     role = {"system": "system", "human": "user", "ai": "assistant"}
@@ -100,18 +150,14 @@ def run_raw(llm, settings, prompts):
         messages = [{"role": role[m.type], "content": m.content} for m in msgs]
         t0 = time.perf_counter()
         first, text = None, ""
-        for chunk in llm.client.create_chat_completion(messages=messages, max_tokens=settings.max_tokens, temperature=0.0,
-                                                       top_k=1, repeat_penalty=1.0, stream=True):
-            delta = chunk["choices"][0]["delta"].get("content") or ""
+        for delta in raw.stream(messages):
             if delta and first is None:
                 first = time.perf_counter() - t0
             text += delta
         total = time.perf_counter() - t0
-        n_prompt = len(llm.client.tokenize(("".join(m["content"] for m in messages)).encode()))
         out[i] = {"first_token_s": round(first or total, 3), "total_s": round(total, 3),
-                  "tokens": len(llm.client.tokenize(text.encode(), add_bos=False)), "prompt_tokens": n_prompt}
+                  "tokens": raw.tokens(text), "prompt_tokens": raw.tokens(msgs[-1].content)}
     return out
-
 
 def run_hf(settings, questions, n):
     from rag.chain import ask
@@ -130,13 +176,34 @@ def run_hf(settings, questions, n):
     return {"load_s": round(load, 1), "rows": rows}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="qwen-1.5b", choices=["qwen-1.5b", "qwen-0.5b", "smollm2-135m"])
-    p.add_argument("--hf", type=int, default=2, help="questions to run through the transformers route (0 = skip)")
-    p.add_argument("--limit", type=int, default=len(QUESTIONS))
-    args = p.parse_args()
+def cli_calls(settings, question: str, n: int) -> dict:
+    """Whole ``python -m rag ask`` calls (process start to exit), without and with ``rag serve`` running."""
+    env = dict(os.environ, CATALOG_DATA_DIR=str(settings.data_dir), CATALOG_MODEL_DIR=str(settings.model_cache_dir),
+               CATALOG_LLM_PRESET=settings.llm_preset)
 
+    def one() -> dict:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "rag", "ask", "--json", question], capture_output=True, text=True,
+                             env=env, cwd=ROOT, timeout=600)
+        wall = time.perf_counter() - t0
+        t = json.loads(out.stdout)["timings"]
+        return {"wall_s": round(wall, 2), "load_s": t.get("load_s"), "first_token_s": t.get("first_token_s"),
+                "total_s": t.get("total_s")}
+
+    cold = [one() for _ in range(n)]
+    serve = subprocess.Popen([sys.executable, "-m", "rag", "serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in serve.stderr:
+            if "Model server ready" in line:
+                break
+        served = [one() for _ in range(n)]
+    finally:
+        serve.terminate()
+        serve.wait(30)
+    return {"no_server": cold, "with_rag_serve": served}
+
+
+def measure(args) -> dict:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
@@ -146,21 +213,24 @@ def main() -> int:
     from rag.settings import load_settings
 
     data = Path(tempfile.mkdtemp(prefix="bench-answer-"))
-    settings = load_settings(data_dir=data, model_dir=ROOT / ".assistant" / "models", llm_preset=args.preset)
+    settings = load_settings(data_dir=data, model_dir=ROOT / ".assistant" / "models", llm_preset=args.preset,
+                             llm_process=args.process, llm_server_args=args.server_args)
     ingest(settings=settings)
     questions = QUESTIONS[: args.limit]
     t0 = time.perf_counter()
     llm = build_llm(settings)
-    load_s = time.perf_counter() - t0
+    load_s = time.perf_counter() - t0  # server: start + load + prefix warm-up in the child
     t0 = time.perf_counter()
     warm_up(llm)  # as the app does when it loads the model: the shared prompt prefix is cached once
     warm_s = time.perf_counter() - t0
-    rows, prompts = run_chain(settings, questions, llm)
-    peak = rss_mb()
-    raw = run_raw(llm, settings, prompts)
+    raw_engine = Raw(llm, settings)
+    rows, prompts = run_chain(settings, questions, llm, raw_engine)
+    peak, child = rss_mb(), child_peak_mb(llm)
+    raw = run_raw(raw_engine, prompts)
 
-    print(f"\nmodel {args.preset}, {len(rows)} questions, llm load {load_s:.1f}s, prompt prefix warm-up {warm_s:.1f}s, "
-          f"peak RSS after chain {peak:.0f} MB\n")
+    print(f"\nmodel {args.preset} ({args.process}{' ' + args.server_args if args.server_args else ''}), {len(rows)} "
+          f"questions, llm load {load_s:.1f}s, prompt prefix warm-up {warm_s:.1f}s, peak RSS {peak:.0f} MB"
+          + (f" + model process {child:.0f} MB" if child else "") + "\n")
     print(f"{'question':<52} {'ttft':>6} {'total':>6} {'tok':>4} {'raw ttft':>8} {'raw tot':>7}")
     for i, r in enumerate(rows):
         rw = raw.get(i, {})
@@ -171,6 +241,8 @@ def main() -> int:
     raw_decode = [raw[i]["tokens"] / max(raw[i]["total_s"] - raw[i]["first_token_s"], 1e-3) for i in llm_rows if raw[i]["tokens"] > 1]
     summary = {
         "preset": args.preset,
+        "process": args.process,
+        "server_args": args.server_args,
         "questions": len(rows),
         "llm_answered": len(llm_rows),
         "chain_first_token_s_p50": med([r["first_token_s"] for r in rows]),
@@ -181,18 +253,52 @@ def main() -> int:
         "raw_first_token_s_p50": med([raw[i]["first_token_s"] for i in llm_rows]),
         "raw_total_s_p50": med([raw[i]["total_s"] for i in llm_rows]),
         "raw_decode_tok_s_p50": med(raw_decode),
-        "prompt_tokens_p50": med([raw[i]["prompt_tokens"] for i in llm_rows]),
+        "question_prompt_tokens_p50": med([raw[i]["prompt_tokens"] for i in llm_rows]),
+        "answer_tokens_p50": med([raw[i]["tokens"] for i in llm_rows]),
         "overhead_ratio_total_p50": med([rows[i]["total_s"] / max(raw[i]["total_s"], 1e-3) for i in llm_rows]),
         "peak_rss_mb": round(peak),
+        "model_process_peak_rss_mb": round(child),
+        "total_peak_rss_mb": round(peak + child),
         "llm_load_s": round(load_s, 2),
         "prefix_warm_up_s": round(warm_s, 2),
     }
     if args.hf:
         summary["transformers_route"] = run_hf(settings, [questions[i] for i in llm_rows], args.hf)
+    if args.cli:
+        summary["cli"] = cli_calls(settings, "What screen does the iPad Pro have?", args.cli)
     print("\n" + json.dumps(summary, ensure_ascii=False, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"answer-{args.preset}.json").write_text(json.dumps({"summary": summary, "rows": rows, "raw": raw}, ensure_ascii=False, indent=2))
+    (out / f"answer-{args.preset}-{args.process}.json").write_text(
+        json.dumps({"summary": summary, "rows": rows, "raw": raw}, ensure_ascii=False, indent=2))
+    return summary
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="qwen-1.5b", choices=["qwen-1.5b", "qwen-0.5b", "smollm2-135m"])
+    p.add_argument("--process", default="server", choices=["server", "inprocess"])
+    p.add_argument("--server-args", default="", help="extra llama.cpp server arguments (settings.llm_server_args)")
+    p.add_argument("--compare", action="store_true", help="run inprocess and server one after the other (separate "
+                   "processes, so memory is not mixed) and print them side by side, with 3 CLI calls each way")
+    p.add_argument("--cli", type=int, default=0, help="also time N whole `python -m rag ask` calls each way")
+    p.add_argument("--hf", type=int, default=0, help="questions to run through the transformers route (0 = skip)")
+    p.add_argument("--limit", type=int, default=len(QUESTIONS))
+    args = p.parse_args()
+    if not args.compare:
+        measure(args)
+        return 0
+    results = {}
+    for process in ("inprocess", "server"):
+        cmd = [sys.executable, __file__, "--preset", args.preset, "--process", process, "--limit", str(args.limit)]
+        if process == "server":
+            cmd += ["--cli", str(args.cli or 3)]
+        subprocess.run(cmd, check=True)
+        results[process] = json.loads((ROOT / "bench" / "results" / f"answer-{args.preset}-{process}.json").read_text())["summary"]
+    keys = [k for k in results["server"] if isinstance(results["server"][k], (int, float)) and k in results["inprocess"]]
+    print(f"\n{'metric':<36} {'inprocess':>10} {'server':>10}")
+    for k in keys:
+        print(f"{k:<36} {results['inprocess'][k]:>10} {results['server'][k]:>10}")
     return 0
 
 

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import logging
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,7 +323,8 @@ def model_server(settings: Settings, path: Path):
         return shared
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return ModelServer(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                       warmup=as_openai_messages(warmup_messages()), log_path=settings.data_dir / "model-server.log")
+                       warmup=as_openai_messages(warmup_messages()), log_path=settings.data_dir / "model-server.log",
+                       extra_args=tuple(shlex.split(settings.llm_server_args)))
 
 
 def _openai_llm(settings: Settings, streaming: bool) -> BaseChatModel:

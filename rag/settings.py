@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         description="'server': llama.cpp runs in a supervised child process (a crash is reported and the model "
         "restarted, the app keeps running); 'inprocess': loaded into this process (no isolation).",
     )
+    llm_server_args: str = Field(
+        "", description="Extra arguments for the llama.cpp server child (llm_process='server'), e.g. "
+        "'--draft_model prompt-lookup-decoding --flash_attn True'.",
+    )
     llm_model_path: Path | None = Field(None, description="Your own GGUF file or Hugging Face model dir.")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8080/v1")
     openai_model: str = Field("default", description="Model name sent to the endpoint.")
