@@ -24,6 +24,7 @@ from filelock import FileLock, Timeout
 from langchain_core.documents import Document
 
 from ingest.loaders import RowError, load_file
+from ingest.mapping import embedding_text
 from rag.errors import IngestLockedError
 from rag.store import CatalogIndex, StoreInfo, get_all, now_iso
 
@@ -270,7 +271,7 @@ def _copy_unchanged(old_col, new_col, ids: list[str], progress: Progress | None)
 def _embed_and_add(col, embeddings, docs: list[Document], batch_size: int, progress: Progress | None) -> None:
     for start in range(0, len(docs), batch_size):
         batch = docs[start : start + batch_size]
-        vectors = embeddings.embed_documents([d.page_content for d in batch])
+        vectors = embeddings.embed_documents([embedding_text(d) for d in batch])
         col.add(
             ids=[d.id for d in batch],
             embeddings=vectors,

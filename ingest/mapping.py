@@ -293,10 +293,55 @@ def short_hash(text: str) -> str:
 
 
 def content_hash(page_content: str, metadata: Mapping[str, Any]) -> str:
-    """SHA-256 of the content and metadata, ignoring ``line`` so moving a row is no change."""
+    """SHA-256 of the content and metadata, ignoring ``line`` so moving a row is no change.
+
+    It includes :data:`EMBED_TEXT_VERSION`, so a new recipe for what is embedded re-embeds every row
+    once, on the next ingest, while the old vectors (same model) keep answering until then.
+    """
     rest = {k: v for k, v in metadata.items() if k not in ("line", "content_hash")}
-    payload = page_content + json.dumps(rest, sort_keys=True, ensure_ascii=False)
+    payload = EMBED_TEXT_VERSION + page_content + json.dumps(rest, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- what is embedded
+
+#: Bumped whenever :func:`embedding_text` changes (part of every content hash).
+EMBED_TEXT_VERSION = "rows-v2"
+#: Metadata that names no property of the product: plumbing, numbers the keyword search and the
+#: filters handle (price, stock), and the id (matched exactly by the keyword search).
+_NOT_EMBEDDED = frozenset({"id", "name", "source", "line", "kind", "content_hash", "price", "stock", "currency"})
+#: Each field's text is cut to this many characters: the embedding model's cost grows with the
+#: tokens it reads, and a row is found by what it is, not by the end of a long description.
+EMBED_FIELD_CHARS = 60
+#: The description is kept longer: it is where a row says what the product is for ("ideal for
+#: programming"), which recommendation questions match by meaning (measured on the dev sets).
+EMBED_DESCRIPTION_CHARS = 160
+
+
+def embedding_text(doc: Document) -> str:
+    """What the embedding model reads for one document.
+
+    A product row: its name, then the text of each field that has letters in it (category, brand,
+    specs, tags, description…), each cut at a word boundary (:data:`EMBED_FIELD_CHARS`, the
+    description :data:`EMBED_DESCRIPTION_CHARS`), joined with `` | ``; numbers-only fields, price,
+    stock, ids and plumbing are left out. 60-80% of the tokens of the whole row, and the embedding
+    model's time is proportional to tokens (bench/bench_ingest.py),
+    while the stored document, the keyword search and the prompts keep the whole row. A text
+    section (policies, menus in Markdown/PDF) is embedded whole.
+    """
+    meta = doc.metadata
+    if meta.get("kind") != "row":
+        return doc.page_content
+    parts = [str(meta.get("name") or "")]
+    for key, value in meta.items():
+        text = str(value)
+        if key in _NOT_EMBEDDED or not any(c.isalpha() for c in text):
+            continue
+        cap = EMBED_DESCRIPTION_CHARS if key == "description" else EMBED_FIELD_CHARS
+        if len(text) > cap:
+            text = text[:cap].rsplit(" ", 1)[0].rstrip(" ,;:.")
+        parts.append(text)
+    return " | ".join(p for p in parts if p)
 
 
 # --------------------------------------------------------------------------- rows

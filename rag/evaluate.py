@@ -256,7 +256,7 @@ def main_eval(args, settings) -> int:
             retriever = build_retriever(cfg, index, embeddings, store)
             chain = None
             if not args.retrieval_only:
-                key = (cfg.llm_backend, cfg.llm_preset, str(cfg.llm_model_path))
+                key = (cfg.llm_backend, cfg.llm_preset, str(cfg.llm_model_path), cfg.llm_process, cfg.llm_server_args)
                 if key not in llms:  # one model load for all configurations
                     llms[key] = build_llm(cfg)
                     warm_up(llms[key])  # as the app does: latency figures are for a loaded, warm model

@@ -276,6 +276,10 @@ def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
             model_path=str(path),
             n_ctx=settings.n_ctx,
             n_batch=512,  # the wrapper's default of 8 makes prompt processing ~5x slower
+            # The wrapper forces RoPE base 10000 and scale 1.0; Qwen2.5 was trained with base 1,000,000.
+            # 0 means "what the GGUF file says" (as llama.cpp and its server do).
+            rope_freq_base=0.0,
+            rope_freq_scale=0.0,
             n_threads=settings.n_threads,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
@@ -309,7 +313,9 @@ def _server_llm(settings: Settings, path: Path, streaming: bool) -> BaseChatMode
         streaming=streaming,
         timeout=300,
         max_retries=0,  # a dead child is restarted by the wrapper, not retried blindly
-        extra_body={"top_k": 1 if settings.temperature == 0 else 40, "repeat_penalty": 1.0},
+        # llama.cpp's server reads `max_tokens` (ChatOpenAI sends only `max_completion_tokens`, which it ignores)
+        extra_body={"top_k": 1 if settings.temperature == 0 else 40, "repeat_penalty": 1.0,
+                    "max_tokens": settings.max_tokens},
     )
 
 

@@ -84,3 +84,29 @@ def _running(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_the_answer_length_cap_reaches_the_model_process(session_settings):
+    """ChatOpenAI sends `max_completion_tokens`, which llama.cpp's server ignores: the cap must still hold."""
+    from langchain_core.messages import HumanMessage
+
+    from rag.models import build_llm
+
+    capped = build_llm(session_settings.model_copy(update={"max_tokens": 16}), streaming=False)
+    try:
+        reply = capped.invoke([HumanMessage("Count from 1 to 200, separated by commas.")])
+        assert reply.response_metadata["token_usage"]["completion_tokens"] == 16
+    finally:
+        capped.server.stop()
+
+
+def test_both_model_routes_load_the_same_model(session_settings, llm):
+    """The in-process wrapper once forced RoPE base 10000 on a 1,000,000-base model: same prompt, same answer."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from rag.models import build_llm
+
+    inproc = build_llm(session_settings.model_copy(update={"llm_process": "inprocess"}))
+    msgs = [SystemMessage("Answer from the rows only. Rows: [1] ASUS ROG Zephyrus G14 | CPU: AMD Ryzen 9 8945HS | "
+                          "GPU: NVIDIA RTX 4070 | RAM: 32GB"), HumanMessage("What GPU does the ASUS ROG Zephyrus G14 have?")]
+    assert inproc.invoke(msgs).content == llm.invoke(msgs).content
