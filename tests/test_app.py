@@ -231,3 +231,32 @@ def test_catalog_page_creates_a_store_from_an_upload_after_a_dry_run(app):
     assert rows[["id", "name", "price"]].to_dict("records") == [{"id": "CB-001", "name": "Sourdough loaf", "price": 6.5}]
     assert any("1 row" in m.value for m in app.sidebar.markdown)
     assert not app.file_uploader[0].value, "the uploader is reset after applying"
+
+
+@pytest.mark.slow
+def test_a_model_crash_is_a_message_on_the_page_and_the_next_question_is_answered(app, monkeypatch):
+    import os
+    import signal
+
+    ask(app, "What screen does the iPad Pro have?")  # loads the model in its child process
+    server = resources.get_llm().server
+    real_ensure = server.ensure_running
+
+    def crash_as_the_question_arrives():
+        restarted = real_ensure()
+        os.kill(server.proc.pid, signal.SIGSEGV)  # what a bad llama.cpp build does on the first decode
+        server.proc.wait()
+        return restarted
+
+    monkeypatch.setattr(server, "ensure_running", crash_as_the_question_arrives)
+    app.chat_input[0].set_value("What screen does the iPad Pro have?").run()
+    assert not app.exception
+    assert len(app.error) == 1
+    assert app.error[0].value.startswith("The language model stopped while answering (killed by SIGSEGV (signal 11))")
+
+    monkeypatch.setattr(server, "ensure_running", real_ensure)
+    app.chat_input[0].set_value("What screen does the iPad Pro have?").run()  # the app is still up
+    assert not app.exception
+    assert len(app.error) == 1  # only the earlier message, kept in the chat history
+    assert "OLED" in text_of(app.chat_message[-1])
+    assert server.last_exit == "killed by SIGSEGV (signal 11)"

@@ -8,10 +8,14 @@ import json
 import pytest
 
 from ingest.mapping import (
+    EMBED_DESCRIPTION_CHARS,
+    EMBED_FIELD_CHARS,
+    EMBED_TEXT_VERSION,
     ROLES,
     ColumnMapping,
     content_hash,
     detect_roles,
+    embedding_text,
     parse_price,
     row_to_document,
     section_id,
@@ -210,7 +214,7 @@ def test_content_hash_ignores_line_but_not_values() -> None:
     assert first.metadata["content_hash"] == moved.metadata["content_hash"]
     assert first.metadata["content_hash"] != changed.metadata["content_hash"]
     rest = {k: v for k, v in first.metadata.items() if k not in ("line", "content_hash")}
-    raw = first.page_content + json.dumps(rest, sort_keys=True, ensure_ascii=False)
+    raw = EMBED_TEXT_VERSION + first.page_content + json.dumps(rest, sort_keys=True, ensure_ascii=False)
     assert first.metadata["content_hash"] == hashlib.sha256(raw.encode()).hexdigest()
     assert content_hash(first.page_content, first.metadata) == first.metadata["content_hash"]
 
@@ -290,3 +294,29 @@ def test_column_mapping_header_for() -> None:
     mapping = ColumnMapping(headers=("a", "b"), roles={"b": "price"})
     assert mapping.header_for("price") == "b"
     assert mapping.header_for("id") is None
+
+
+def test_embedding_text_is_what_identifies_the_row() -> None:
+    long_specs = "Apple M2 Pro chip; 16GB RAM; 512GB SSD; 14.2-inch Liquid Retina XDR display; 18h battery"
+    long_desc = ("A powerful pro laptop with a superb display and all-day battery. Ideal for programming, video "
+                 "editing and music production, on the road or at the desk, with every port a studio needs.")
+    doc = row_to_document({"sku": "TS-LAP-001", "name": "MacBook Pro 14", "category": "Laptops", "brand": "Apple",
+                           "price": "1999.00", "stock": "7", "inches": "14.2", "specs": long_specs,
+                           "description": long_desc}, mapping=None, source="p.csv", line=2)
+    text = embedding_text(doc)
+    parts = text.split(" | ")
+    assert parts[:3] == ["MacBook Pro 14", "Laptops", "Apple"]
+    assert "1999" not in text and "TS-LAP-001" not in text and "14.2" not in parts  # price, id, numbers-only field
+    specs, desc = parts[3], parts[4]
+    assert long_specs.startswith(specs) and len(specs) <= EMBED_FIELD_CHARS and not specs.endswith(";")
+    assert long_desc.startswith(desc) and len(desc) <= EMBED_DESCRIPTION_CHARS and "programming" in desc
+    assert len(text) < len(doc.page_content) * 0.8
+    assert doc.page_content.count("music production") == 1  # the stored document keeps the whole row
+
+
+def test_text_sections_are_embedded_whole() -> None:
+    from langchain_core.documents import Document
+
+    section = Document(page_content="Returns\n- 30 days with the receipt. " * 20, id="p#returns",
+                       metadata={"id": "p#returns", "name": "Returns", "kind": "section"})
+    assert embedding_text(section) == section.page_content
