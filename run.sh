@@ -24,7 +24,7 @@ install() {
   fi
   local stamp="$VENV/.installed-$(cat requirements.txt "$@" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    echo "==> Installing packages (first time: ~10 minutes, llama-cpp-python compiles from source)"
+    echo "==> Installing packages (first time: a few minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q torch==2.13.0          # CPU build; must come first
     # llama-cpp-python is left to rag.engine: a plain pip build switches on every CPU feature,

@@ -53,7 +53,7 @@ def _loaded() -> set[str]:
 @st.cache_resource(show_spinner=False)
 def get_llm() -> BaseChatModel:
     ensure_for(get_settings())  # self-test (and repair) the llama.cpp build once per machine
-    llm = build_llm(get_settings())
+    llm = build_llm(get_settings(), attach=False)  # the app supervises its own model process
     warm_up(llm)  # the shared prompt prefix is computed once, while the "Loading…" status shows
     _loaded().add("llm")
     return llm

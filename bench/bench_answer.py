@@ -79,6 +79,9 @@ def med(values: list[float]) -> float:
     return round(statistics.median(values), 3) if values else float("nan")
 
 
+MODEL_ALIAS = "catalog-llm"  # rag.llm_server.MODEL_ALIAS (not imported at module level: nothing heavy before argparse)
+
+
 class Raw:
     """Raw llama.cpp on the chain's loaded model: token counts and a streamed chat completion."""
 
@@ -101,7 +104,7 @@ class Raw:
             for chunk in self.llm.client.create_chat_completion(messages=messages, stream=True, **params):
                 yield chunk["choices"][0]["delta"].get("content") or ""
             return
-        body = json.dumps({"model": "catalog-llm", "messages": messages, "stream": True, **params}).encode()
+        body = json.dumps({"model": MODEL_ALIAS, "messages": messages, "stream": True, **params}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{self.server.port}/v1/chat/completions", data=body,
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=300) as r:
@@ -144,10 +147,11 @@ def run_chain(settings, questions, llm, raw: Raw):
 
 def run_raw(raw: Raw, prompts):
     """The same chat messages sent straight to llama.cpp (no LangChain, no retrieval, no checks)."""
+    from rag.llm_server import as_openai_messages
+
     out = {}
-    role = {"system": "system", "human": "user", "ai": "assistant"}
     for i, msgs in prompts:
-        messages = [{"role": role[m.type], "content": m.content} for m in msgs]
+        messages = as_openai_messages(msgs)
         t0 = time.perf_counter()
         first, text = None, ""
         for delta in raw.stream(messages):
@@ -196,15 +200,22 @@ def cli_calls(settings, n: int) -> dict:
 
     questions = [CLI_QUESTIONS[i % len(CLI_QUESTIONS)] for i in range(n)]  # different rows each call: no cache hit
     cold = [one(q) for q in questions]
-    serve = subprocess.Popen([sys.executable, "-m", "rag", "serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    log = settings.data_dir / "bench-serve.log"
+    with log.open("w") as fh:
+        serve = subprocess.Popen([sys.executable, "-m", "rag", "serve"], env=env, cwd=ROOT, stderr=fh, text=True)
     try:
-        for line in serve.stderr:
-            if "Model server ready" in line:
-                break
+        deadline = time.time() + 300
+        while "Model server ready" not in log.read_text():
+            if serve.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"`rag serve` did not start: {log.read_text()[-500:]}")
+            time.sleep(0.5)
         served = [one(q) for q in questions]
     finally:
         serve.terminate()
-        serve.wait(30)
+        try:
+            serve.wait(30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
     return {"no_server": cold, "with_rag_serve": served}
 
 
@@ -295,7 +306,8 @@ def main() -> int:
         return 0
     results = {}
     for process in ("inprocess", "server"):
-        cmd = [sys.executable, __file__, "--preset", args.preset, "--process", process, "--limit", str(args.limit)]
+        cmd = [sys.executable, __file__, "--preset", args.preset, "--process", process, "--limit", str(args.limit),
+               "--server-args", args.server_args, "--hf", str(args.hf)]
         if process == "server":
             cmd += ["--cli", str(args.cli or 3)]
         subprocess.run(cmd, check=True)

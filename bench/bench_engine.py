@@ -28,19 +28,18 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, sys, time
 import llama_cpp
+from rag.llm_server import as_openai_messages
 from rag.prompts import PROMPT
 model, threads, flash, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 rows = ("[1] iPad Pro 13\" (M4)\ncategory: Tablets | brand: Apple | price: 1299.00 | stock: 3 | colors: Space Black; Silver | "
         "specs: Apple M4 chip; 256GB storage; 13-inch Ultra Retina XDR tandem OLED display with ProMotion 120Hz; Face ID")
 msgs = PROMPT.format_messages(context=rows, question="What screen does the iPad Pro have?", language="English",
                               currency="US dollars ($)")
-role = {"system": "system", "human": "user", "ai": "assistant"}
 t0 = time.perf_counter()
 llm = llama_cpp.Llama(model_path=model, n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
                       flash_attn=flash, seed=0, verbose=False)
 load = time.perf_counter() - t0
-llm.create_chat_completion(messages=[{"role": role[m.type], "content": m.content} for m in msgs],
-                           max_tokens=1)  # renders the chat template once; its prompt tokens are what we time
+llm.create_chat_completion(messages=as_openai_messages(msgs), max_tokens=1)  # renders the chat template once; its prompt tokens are what we time
 prompt = [int(t) for t in llm._input_ids[: llm.n_tokens]]
 out = []
 for _ in range(repeat):
@@ -108,6 +107,9 @@ def main() -> int:
                     r = measure(target, model, threads, flash, args.repeat)
                     results.append({"build": key, "threads": threads, "flash_attn": flash, **r})
                     print(json.dumps({k: v for k, v in results[-1].items() if k != "system_info"}), flush=True)
+    if not results:
+        print("No llama.cpp wheel is cached yet: run `python -m rag.engine ensure` (or --build-portable).")
+        return 1
     base = {(r["threads"], r["flash_attn"]): r for r in results if "-portable-" in r["build"] and "error" not in r}
     print(f"\n{'build':<30} {'thr':>3} {'flash':>5} {'prefill tok/s':>13} {'decode tok/s':>12} {'prefill x':>9} "
           f"{'decode x':>8} {'load s':>6}")

@@ -101,7 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Loading {path.name} in a supervised process…", file=sys.stderr)
     try:
         serve(server, settings.data_dir, on_ready=lambda: print(
-            f"Model server ready at {server.base_url} (pid {os.getpid()}). `python -m rag ask` and the app now use it; "
+            f"Model server ready at {server.base_url} (pid {os.getpid()}). `python -m rag ask` now uses it; "
             "Ctrl+C stops it.", file=sys.stderr))
     except KeyboardInterrupt:
         pass
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_common(p_eval)
     p_eval.set_defaults(func=cmd_eval)
-    p_serve = sub.add_parser("serve", help="keep the model loaded in a supervised server that `ask` and the app use")
+    p_serve = sub.add_parser("serve", help="keep the model loaded in a supervised server that `ask` uses")
     _add_common(p_serve)
     p_serve.set_defaults(func=cmd_serve)
     p_doc = sub.add_parser("doctor", help="check this machine, the llama.cpp build, the models and Chroma")

@@ -32,13 +32,7 @@ class Check:
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return engine.cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def mem_available_mb() -> int | None:
@@ -83,9 +77,9 @@ def check_models(settings: Settings) -> list[Check]:
     try:
         path = resolve_gguf(settings)  # assembles and hash-checks the packaged model when needed
         size = path.stat().st_size / 1e9
-        verified = settings.llm_model_path is not None or any(
-            _is_verified(path, p.sha256) for p in PRESETS.values())
-        how = "SHA-256 verified" if verified else "your own file (not hash-checked)"
+        verified = settings.llm_model_path is None and any(_is_verified(path, p.sha256) for p in PRESETS.values())
+        how = ("SHA-256 verified" if verified else "your own file (not hash-checked)" if settings.llm_model_path
+               else "bundled plumbing model")
         out.append(Check("answer model", True, f"{path} ({size:.2f} GB, {how})"))
     except AssistantError as exc:
         out.append(Check("answer model", False, str(exc), "pip install -r requirements.txt"))
@@ -129,10 +123,10 @@ def check_selftest(settings: Settings, flags: set[str]) -> Check:
         model = resolve_gguf(settings)
     except AssistantError as exc:
         return Check("self-test", False, f"skipped: {exc}", "pip install -r requirements.txt")
-    result = engine.run_selftest(model, n_threads=settings.n_threads)
+    result = engine.run_selftest(model, n_threads=settings.n_threads, check_answer=engine.answer_is_checked(settings))
     if not result.ok:
         amx = any(f in flags for f in AMX_FLAGS)
-        return Check("self-test", False, f"the model {result.message}",
+        return Check("self-test", False, result.message,
                      "python -m rag.engine ensure --force   (rebuilds for this CPU; "
                      + ("AMX is left out; " if amx else "") + "falls back to a portable AVX2 build if needed)")
     return Check("self-test", True,

@@ -28,8 +28,8 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 MODEL_ALIAS = "catalog-llm"
 ROLE = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
 
 
 def free_port() -> int:
@@ -78,6 +83,7 @@ class ModelServer:
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self.last_exit: str | None = None  # how the previous child ended, in words
+        self._log_offset = 0  # where the current child's lines start in the log
         self._lock = threading.Lock()
 
     @property
@@ -109,12 +115,15 @@ class ModelServer:
             return
         self.port = self.port or free_port()  # a restart keeps the port: clients hold the URL
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self._log_offset = log.tell() if log is not subprocess.DEVNULL else 0
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=env, cwd=Path(__file__).resolve().parent.parent)
         if log is not subprocess.DEVNULL:
             log.close()
+        # A dropped server object (e.g. Streamlit's "Clear cache") must not leave its 1-2 GB child behind.
+        weakref.finalize(self, _terminate, self.proc)
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
                 self.last_exit = describe_exit(self.proc.returncode)
@@ -130,7 +139,12 @@ class ModelServer:
             raise ModelUnavailableError(f"The language model process did not answer within {timeout:.0f} s{self._log_tail()}.")
         logger.info("Model server on port %d ready in %.1f s", self.port, time.perf_counter() - t0)
         if self.warmup:
-            self._post_chat(self.warmup, max_tokens=1)
+            try:
+                self._post_chat(self.warmup, max_tokens=1)
+            except OSError as exc:  # URLError, a reset connection: the child died or failed while warming up
+                raise ModelUnavailableError(
+                    f"The language model process failed while loading the prompt ({self._exit_or(exc)})"
+                    f"{self._log_tail()}. Run `python -m rag doctor` to check this machine.") from exc
 
     def ensure_running(self) -> bool:
         """Restart the child if it has died; True when a restart happened."""
@@ -143,6 +157,15 @@ class ModelServer:
                 logger.warning("The model process ended (%s); restarting it", self.last_exit)
             self._start_locked(180.0)
             return True
+
+    def _exit_or(self, exc: Exception) -> str:
+        """How the child ended, after giving a dying child a moment to be reaped; else the error."""
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+            if self.proc.returncode is not None:
+                return describe_exit(self.proc.returncode)
+        return str(exc)
 
     def crash_message(self) -> str:
         """What to tell the user after a request failed because the child died."""
@@ -160,10 +183,15 @@ class ModelServer:
                 self.proc.wait()
 
     def _ready(self) -> bool:
+        """The child listens once its model is loaded (the server loads it before binding the port).
+
+        A plain TCP connect: the server's HTTP routes wait for the model lock, so a busy server
+        would look dead to an HTTP probe.
+        """
         try:
-            with urllib.request.urlopen(f"{self.base_url}/models", timeout=1) as r:
-                return r.status == 200
-        except (OSError, urllib.error.URLError):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
             return False
 
     def _post_chat(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
@@ -177,7 +205,10 @@ class ModelServer:
     def _log_tail(self, lines: int = 3) -> str:
         if not self.log_path or not self.log_path.is_file():
             return ""
-        tail = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()][-lines:]
+        with self.log_path.open("rb") as fh:
+            fh.seek(self._log_offset)
+            text = fh.read().decode(errors="replace")
+        tail = [ln for ln in text.splitlines() if ln.strip()][-lines:]
         return (": " + " | ".join(tail)) if tail else ""
 
 
@@ -253,8 +284,12 @@ def serve(server: ModelServer, data_dir: Path, poll_s: float = 1.0, on_ready=Non
     try:
         while True:
             time.sleep(poll_s)
-            if server.ensure_running():
-                logger.warning("Model process restarted after it ended (%s)", server.last_exit)
+            try:
+                if server.ensure_running():
+                    logger.warning("Model process restarted after it ended (%s)", server.last_exit)
+            except ModelUnavailableError as exc:  # keep serving: try again shortly
+                logger.error("%s", exc)
+                time.sleep(5)
     finally:
         with contextlib.suppress(OSError):
             if json.loads(reg.read_text()).get("pid") == os.getpid():
@@ -276,10 +311,15 @@ class ServerChatModel(ChatOpenAI):
         self.server.ensure_running()
 
     def _crashed(self, exc: Exception) -> Exception:
-        time.sleep(0.2)  # let the dead child be reaped, so its signal is known
+        """A transport error: the child died (a clear message), or it timed out (also said in words)."""
+        proc = getattr(self.server, "proc", None)
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)  # a dying 1-2 GB process takes a moment to be reaped
         if not self.server.alive():
             return ModelCrashedError(self.server.crash_message())
-        return exc
+        return ModelCrashedError(f"The language model did not answer ({type(exc).__name__}: {exc}). Ask again; if this "
+                                 "keeps happening, run `python -m rag doctor`.")
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -251,16 +251,20 @@ def _hf_embeddings(model_dir: Path) -> Embeddings:
 # --------------------------------------------------------------------------- chat models
 
 
-def build_llm(settings: Settings, *, streaming: bool = True) -> BaseChatModel:
-    """Factory for the answering LLM behind one interface (LangChain ``BaseChatModel``)."""
+def build_llm(settings: Settings, *, streaming: bool = True, attach: bool = True) -> BaseChatModel:
+    """Factory for the answering LLM behind one interface (LangChain ``BaseChatModel``).
+
+    ``attach``: use a running ``python -m rag serve`` for the same model (CLI calls); the app passes
+    False and keeps its own supervised model process, which it can restart itself.
+    """
     if settings.llm_backend == "openai":
         return _openai_llm(settings, streaming)
     if settings.llm_backend == "transformers":
         return _transformers_llm(settings)
-    return _llamacpp_llm(settings, streaming)
+    return _llamacpp_llm(settings, streaming, attach)
 
 
-def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
+def _llamacpp_llm(settings: Settings, streaming: bool, attach: bool) -> BaseChatModel:
     if importlib.util.find_spec("llama_cpp") is None:
         raise ModelUnavailableError(
             "llama-cpp-python is not installed. Build and self-test it for this machine with: "
@@ -268,7 +272,7 @@ def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
         )
     path = resolve_gguf(settings)
     if settings.llm_process == "server":
-        return _server_llm(settings, path, streaming)
+        return _server_llm(settings, path, streaming, attach)
     from langchain_community.chat_models import ChatLlamaCpp
 
     try:
@@ -293,15 +297,16 @@ def _llamacpp_llm(settings: Settings, streaming: bool) -> BaseChatModel:
         raise ModelUnavailableError(f"llama.cpp could not load {path}: {exc}") from exc
 
 
-def _server_llm(settings: Settings, path: Path, streaming: bool) -> BaseChatModel:
+def _server_llm(settings: Settings, path: Path, streaming: bool, attach: bool) -> BaseChatModel:
     """llama.cpp in a child process (see :mod:`rag.llm_server`), warmed with the prompt prefix.
 
-    A ``python -m rag serve`` already running for this model and data dir is used as is (no model
-    load: a CLI call answers at once); otherwise a supervised child of this process is started.
+    A ``python -m rag serve`` already running for this model and data dir is used as is when
+    ``attach`` (no model load: a CLI call answers at once); otherwise a supervised child of this
+    process is started.
     """
     from rag.llm_server import MODEL_ALIAS, ServerChatModel
 
-    server = model_server(settings, path)
+    server = model_server(settings, path, attach=attach)
     server.start()
     return ServerChatModel(
         server=server,
@@ -319,12 +324,12 @@ def _server_llm(settings: Settings, path: Path, streaming: bool) -> BaseChatMode
     )
 
 
-def model_server(settings: Settings, path: Path):
-    """The shared ``rag serve`` server if one runs for ``path``, else a new supervised one (not started)."""
+def model_server(settings: Settings, path: Path, *, attach: bool = True):
+    """The shared ``rag serve`` server if one runs for ``path`` (and ``attach``), else a new supervised one (not started)."""
     from rag.llm_server import ModelServer, as_openai_messages, find_shared
     from rag.prompts import warmup_messages
 
-    shared = find_shared(settings.data_dir, path)
+    shared = find_shared(settings.data_dir, path) if attach else None
     if shared is not None:
         return shared
     settings.data_dir.mkdir(parents=True, exist_ok=True)

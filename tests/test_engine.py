@@ -75,8 +75,10 @@ def test_describe_exit_names_the_signal():
 class FakeToolchain:
     """Stands in for the compiler and pip; the self-test outcome per build is scripted."""
 
-    def __init__(self, monkeypatch, outcomes: dict[str, SelfTest], installed: dict | None = None):
+    def __init__(self, monkeypatch, outcomes: dict[str, SelfTest], installed: dict | None = None,
+                 unbuildable: tuple[str, ...] = ()):
         self.installed, self.outcomes, self.built, self.commands = installed, outcomes, [], []
+        self.unbuildable = unbuildable
         monkeypatch.setattr(engine, "build_wheel", self.build_wheel)
         monkeypatch.setattr(engine, "install_wheel", self.install_wheel)
         monkeypatch.setattr(engine, "_mark_installed", self.mark)
@@ -86,6 +88,8 @@ class FakeToolchain:
 
     def build_wheel(self, config, progress):
         self.built.append(config.name)
+        if config.name in self.unbuildable:
+            raise EngineError(f"`pip wheel` failed (exit 1); see /cache/{config.key}/build.log")
         return Path(f"/wheels/{config.key}.whl")
 
     def install_wheel(self, wheel):
@@ -94,8 +98,13 @@ class FakeToolchain:
     def mark(self, config):
         self.installed = {"config": {"name": config.name}, "key": config.key, "cmake_args": config.cmake_args}
 
-    def selftest(self, model, n_threads=2, timeout=300.0):
+    def selftest(self, model, n_threads=2, timeout=300.0, check_answer=True):
         return self.outcomes[self.installed["config"]["name"]]
+
+
+@pytest.fixture(autouse=True)
+def _engine_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("CATALOG_ENGINE_CACHE", str(tmp_path / "engine-cache"))
 
 
 CRASH = SelfTest(False, "the model process was killed by SIGSEGV (signal 11)", exit_code=-11)
@@ -148,6 +157,17 @@ def test_when_nothing_passes_the_engine_is_uninstalled_and_every_attempt_named(m
     assert not (tmp_path / "engine.json").exists()
 
 
+def test_a_build_that_does_not_compile_is_an_attempt_and_the_next_is_tried(monkeypatch, tmp_path):
+    tools = FakeToolchain(monkeypatch, {"portable": PASS}, unbuildable=("native",))
+    state = engine.ensure(tmp_path / "m.gguf", tmp_path, flags=engine.cpu_flags(AMX_XEON), progress=lambda m: None)
+    assert tools.built == ["native", "portable"] and state["config"]["name"] == "portable"
+    assert "could not be built or installed: `pip wheel` failed" in state["attempts"][0]
+
+
+def test_non_x86_builds_with_llama_cpp_defaults():
+    assert BuildConfig("default", ()).cmake_args == ""
+
+
 # --------------------------------------------------------------------------- real self-test
 
 
@@ -166,6 +186,11 @@ def test_selftest_of_the_installed_build_answers_the_catalog_question(model_path
     assert result.prompt_tokens > 64  # long enough for the batched matmul kernels that crashed on AMX
     assert result.prefill_tok_s > 0 and result.decode_tok_s > 0
     assert "AMX_INT8 = 1" not in result.system_info
+
+
+def test_selftest_runs_from_any_working_directory(model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # e.g. `streamlit run /path/to/streamlit_app.py` from elsewhere
+    assert engine.run_selftest(model_path).ok
 
 
 def test_selftest_reports_a_crashing_child_instead_of_dying(monkeypatch, model_path):
