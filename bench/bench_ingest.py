@@ -183,13 +183,13 @@ def make_row(rng: random.Random, i: int) -> dict[str, str]:
     return row
 
 
-def write_catalog(path: Path, n: int, seed: int) -> None:
+def write_catalog(path: Path, n: int, seed: int, columns: list[str] = COLUMNS, row=make_row) -> None:
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for i in range(1, n + 1):
-            writer.writerow(make_row(rng, i))
+            writer.writerow(row(rng, i))
 
 
 def mutate_catalog(path: Path, seed: int) -> tuple[list[str], list[str]]:
@@ -333,19 +333,13 @@ SCALE_TARGET_S = 600.0
 SCALE_COLUMNS = ["sku", "name", "brand", "category", "price", "description"]
 
 
-def write_scale_catalog(path: Path, n: int, seed: int) -> None:
+def make_scale_row(rng: random.Random, i: int) -> dict[str, str]:
     """The issue's shape: name, brand, category, price and a short description (60-160 characters)."""
-    rng = random.Random(seed)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SCALE_COLUMNS)
-        writer.writeheader()
-        for i in range(1, n + 1):
-            row = make_row(rng, i)
-            desc = row["description"]
-            cut = rng.randint(60, 160)
-            if len(desc) > cut:
-                desc = desc[:cut].rsplit(" ", 1)[0].rstrip(",;.") + "."
-            writer.writerow({k: row[k] for k in SCALE_COLUMNS if k != "description"} | {"description": desc})
+    row = make_row(rng, i)
+    desc, cut = row["description"], rng.randint(60, 160)
+    if len(desc) > cut:
+        desc = desc[:cut].rsplit(" ", 1)[0].rstrip(",;.") + "."
+    return {k: row[k] for k in SCALE_COLUMNS if k != "description"} | {"description": desc}
 
 
 def scale_run(rows: int, seed: int, sample: int = 1000) -> int:
@@ -362,7 +356,7 @@ def scale_run(rows: int, seed: int, sample: int = 1000) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-scale-"))
     try:
         path = work / "catalog.csv"
-        write_scale_catalog(path, rows, seed)
+        write_catalog(path, rows, seed, SCALE_COLUMNS, make_scale_row)
         settings = load_settings(data_dir=work / "data", model_dir=ROOT / ".assistant" / "models")
         emb = build_embeddings(settings)
         docs = load_file(path).documents[:sample]
