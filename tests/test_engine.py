@@ -8,6 +8,7 @@ installed build, the real model, a real child process, and a real crash of that 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -208,7 +209,7 @@ def test_selftest_reports_a_crashing_child_instead_of_dying(monkeypatch, model_p
 def test_doctor_reports_every_check_and_exits_zero_here(tmp_path):
     env_dir = tmp_path / "data"
     proc = subprocess.run([sys.executable, "-m", "rag", "doctor", "--json"], capture_output=True, text=True, cwd=ROOT,
-                          env={**__import__("os").environ, "CATALOG_DATA_DIR": str(env_dir),
+                          env={**os.environ, "CATALOG_DATA_DIR": str(env_dir),
                                "CATALOG_MODEL_DIR": str(ROOT / ".assistant" / "models")}, timeout=300)
     report = json.loads(proc.stdout)
     names = [c["name"] for c in report["checks"]]
