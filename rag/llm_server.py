@@ -158,13 +158,17 @@ class ModelServer:
             self._start_locked(180.0)
             return True
 
-    def _exit_or(self, exc: Exception) -> str:
-        """How the child ended, after giving a dying child a moment to be reaped; else the error."""
+    def reap(self, timeout: float = 5.0) -> None:
+        """Give a dying child a moment to be reaped (a 1-2 GB process takes a while), so its signal is known."""
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=5)
-            if self.proc.returncode is not None:
-                return describe_exit(self.proc.returncode)
+                self.proc.wait(timeout=timeout)
+
+    def _exit_or(self, exc: Exception) -> str:
+        """How the child ended, after :meth:`reap`; else the error."""
+        self.reap()
+        if self.proc is not None and self.proc.returncode is not None:
+            return describe_exit(self.proc.returncode)
         return str(exc)
 
     def crash_message(self) -> str:
@@ -312,10 +316,7 @@ class ServerChatModel(ChatOpenAI):
 
     def _crashed(self, exc: Exception) -> Exception:
         """A transport error: the child died (a clear message), or it timed out (also said in words)."""
-        proc = getattr(self.server, "proc", None)
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)  # a dying 1-2 GB process takes a moment to be reaped
+        self.server.reap()
         if not self.server.alive():
             return ModelCrashedError(self.server.crash_message())
         return ModelCrashedError(f"The language model did not answer ({type(exc).__name__}: {exc}). Ask again; if this "

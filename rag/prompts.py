@@ -61,6 +61,7 @@ def _example_messages() -> list[tuple[str, str]]:
 
 PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), *_example_messages(), ("human", HUMAN_TEMPLATE)])
 
+
 def warmup_messages():
     """The fixed prefix (system prompt + worked examples) with a dummy question: computed once per model load."""
     return PROMPT.format_messages(context="[1] -", question="-", language="English", currency="-")
