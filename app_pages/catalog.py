@@ -61,7 +61,9 @@ else:
     c2.metric("Files", len(info.sources))
     c3.metric("Index version", info.version)
     c4.metric("Last refresh", when(info.updated_at, "%b %d, %H:%M"), help="UTC")
-    st.caption(f"Refreshed {when(info.updated_at)} · prices in {info.currency} · embedding model `{info.embedding}`")
+    money = f"prices in {info.currency}" + (" (set by you)" if info.currency_source == "override" else f" (detected from the {info.currency_source})") \
+        if info.currency else "currency not stated in the files: amounts are shown without a symbol (set it with `python -m ingest --currency EUR`)"
+    st.caption(f"Refreshed {when(info.updated_at)} · {money} · embedding model `{info.embedding}`")
     st.dataframe(sources_table(info), hide_index=True)
 
     st.subheader("Rows")

@@ -79,10 +79,14 @@ def store_summary(info: StoreInfo | None) -> None:
     st.caption("  \n".join([f"Refreshed {when(info.updated_at)}", *files]))
 
 
-PROVENANCE = {
-    "metadata": "✓ exact, written from the catalog rows",
-    "llm": "written by the local model from the cited rows",
-}
+def provenance(method: str) -> str:
+    """Who decided an answer, in words (``Answer.method``: "llm", "rule:<name>", "guard:<name>", "llm:refused")."""
+    kind, _, name = (method or "").partition(":")
+    if kind == "rule":
+        return f"✓ exact, written from the catalog rows (rule: {name})"
+    if kind == "guard":
+        return f"decided by a check ({name.replace('_', ' ')})"
+    return "written by the local model from the cited rows" if method == "llm" else "the local model found no answer in the rows"
 
 
 def answer_details(msg: dict[str, Any]) -> None:
@@ -100,7 +104,7 @@ def answer_details(msg: dict[str, Any]) -> None:
             st.dataframe(tidy_columns(pd.DataFrame(rows)), hide_index=True, placeholder="")
     t = msg.get("timings") or {}
     if t:
-        parts = [PROVENANCE[msg["method"]]] if msg.get("method") in PROVENANCE and not msg.get("refused") else []
+        parts = [provenance(msg["method"])] if msg.get("method") else []
         if "first_token_s" in t and msg.get("method") == "llm":
             parts.append(f"first token {t['first_token_s']:.1f} s")
         parts.append(f"total {t.get('total_s', 0):.1f} s")
@@ -112,6 +116,14 @@ def ingest_report(report: IngestReport) -> None:
     for name, roles in report.mappings.items():
         if roles:
             st.caption(f"Columns recognised in **{name}**: " + ", ".join(f"`{h}` → {r}" for h, r in roles.items()))
+        if not {"price", "price_option"} & set(roles.values()):
+            st.warning(f"No price column recognised in {name}. If a column holds prices, name it in a "
+                       f"`{name}.mapping.json` next to the file: `{{\"columns\": {{\"<header>\": \"price\"}}}}`.")
+    if report.currency:
+        st.caption(f"Currency: {report.currency} (from the {report.currency_source})")
+    elif not report.dry_run:
+        st.info("The files do not state a currency, so amounts are shown without a symbol. "
+                "Set it with `python -m ingest --currency EUR` (or your currency's code).")
     cols = st.columns(5)
     counts = [
         ("Added", len(report.added)), ("Updated", len(report.updated)), ("Removed", len(report.removed)),

@@ -62,6 +62,7 @@ def run(
     rebuild: bool = False,
     strict: bool = False,
     mapping: dict[str, str] | None = None,
+    currency: str | None = None,
     progress=None,
     index=None,
     embeddings=None,
@@ -91,7 +92,7 @@ def run(
         sync_store(
             index, embeddings, embedding_id(settings), name, files,
             lock_dir=settings.locks_dir, dry_run=dry_run, rebuild=rebuild, strict=strict,
-            mapping=mapping, progress=progress,
+            mapping=mapping, currency=currency, progress=progress,
         )
         for name, files in jobs.items()
     ]
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="start the store over from these files")
     parser.add_argument("--strict", action="store_true", help="refuse a whole file if any row is bad")
     parser.add_argument("--mapping", type=Path, help='JSON file {"Header": "role"} for unusual column names')
+    parser.add_argument("--currency", metavar="CODE",
+                        help="the store's currency (ISO code such as EUR, ARS) when the files do not say it")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             mapping = raw.get("columns", raw) if isinstance(raw, dict) else None
         reports = run(
             args.paths, store=args.store, dry_run=args.dry_run, rebuild=args.rebuild, strict=args.strict,
-            mapping=mapping, progress=None if (args.quiet or args.json) else _TqdmProgress(),
+            mapping=mapping, currency=args.currency, progress=None if (args.quiet or args.json) else _TqdmProgress(),
         )
     except AssistantError as exc:
         if args.json:
@@ -151,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for r in reports:
             print(r.summary() + f"  [{r.total} rows, {r.embedded} embedded, {r.seconds:.1f}s]")
+            print(f"  currency: {r.currency} (from {r.currency_source})" if r.currency else
+                  "  currency: not stated in the files; amounts are shown without a symbol (set it with --currency EUR)")
+            for name, roles in r.mappings.items():
+                if not {"price", "price_option"} & set(roles.values()):
+                    print(f"  {name}: no price column recognised. If one holds prices, name it in {name}.mapping.json: "
+                          '{"columns": {"<header>": "price"}} (or "price_option" for each portion/size price)')
             for err in r.rejected:
                 print(f"  rejected: {err}")
     return 1 if any(r.rejected for r in reports) else 0

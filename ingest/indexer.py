@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from filelock import FileLock, Timeout
 from langchain_core.documents import Document
 
 from ingest.loaders import RowError, load_file
-from ingest.mapping import embedding_text
+from ingest.mapping import ColumnMapping, currency_in_text, embedding_text, field_keys
 from rag.errors import IngestLockedError
+from rag.prompts import detect_language
 from rag.store import CatalogIndex, StoreInfo, get_all, now_iso
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class IngestReport:
     mappings: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> {column header: detected role}
     dry_run: bool = False
     rebuilt: bool = False
+    currency: str = ""  # detected (or overridden) store currency, "" = not known
+    currency_source: str = ""
     total: int = 0
     embedded: int = 0
     seconds: float = 0.0
@@ -75,6 +78,8 @@ class IngestReport:
             "rejected": len(self.rejected),
             "field_changes": self.field_changes(),
             "mappings": self.mappings,
+            "currency": self.currency,
+            "currency_source": self.currency_source,
             "total": self.total,
             "embedded": self.embedded,
             "seconds": self.seconds,
@@ -136,9 +141,45 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in keys if old.get(k) != new.get(k))
 
 
-def _store_currency(docs: Iterable[Document]) -> str:
+def store_currency(docs: Sequence[Document], override: str | None = None) -> tuple[str, str]:
+    """(ISO code, where it came from) for a whole store; ("", "") when nothing says.
+
+    The user's override wins; then the currency of the price cells (a symbol, a currency column
+    or the price header: set per row at load); then currency symbols written next to amounts
+    in the rows and sections ("0,49 €/L", "envío gratis desde $50") when at least
+    :data:`MIN_TEXT_CURRENCY` documents agree. A store whose
+    files never name one gets none: an amount is shown bare rather than with a guessed symbol.
+    """
+    if override:
+        return override.upper(), "override"
     counts = Counter(d.metadata["currency"] for d in docs if d.metadata.get("currency"))
-    return counts.most_common(1)[0][0] if counts else "USD"
+    if counts:
+        return counts.most_common(1)[0][0], "price cells"
+    found = Counter(c for d in docs if (c := currency_in_text(d.page_content)))
+    if found and found.most_common(1)[0][1] >= MIN_TEXT_CURRENCY:
+        return found.most_common(1)[0][0], "text"
+    return "", ""
+
+
+#: Rows or sections that must write an amount with the same currency before the store takes it
+#: from free text (one "(BONO $48500)" in a description is not the price list's currency).
+MIN_TEXT_CURRENCY = 2
+
+
+def store_language(docs: Sequence[Document]) -> str:
+    """The catalog's own language ("es"/"en"), from its row and section text; "" when too little text."""
+    sample = " ".join(d.page_content for d in docs[:300])
+    return detect_language(sample) if len(sample.split()) >= 20 else ""
+
+
+def store_fields(mappings: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    """Role -> metadata keys over every file of the store (see :func:`ingest.mapping.field_keys`)."""
+    out: dict[str, list[str]] = {}
+    for roles in mappings.values():
+        for role, keys in field_keys(ColumnMapping(headers=tuple(roles), roles=roles)).items():
+            out.setdefault(role, [])
+            out[role] += [k for k in keys if k not in out[role]]
+    return out
 
 
 def sync_store(
@@ -153,6 +194,7 @@ def sync_store(
     rebuild: bool = False,
     strict: bool = False,
     mapping: dict[str, str] | None = None,
+    currency: str | None = None,
     batch_size: int = 64,
     progress: Progress | None = None,
 ) -> IngestReport:
@@ -169,7 +211,7 @@ def sync_store(
     try:
         report = _sync_locked(
             index, embeddings, embedding_id, store, paths,
-            dry_run=dry_run, rebuild=rebuild, strict=strict, mapping=mapping,
+            dry_run=dry_run, rebuild=rebuild, strict=strict, mapping=mapping, currency=currency,
             batch_size=batch_size, progress=progress,
         )
     finally:
@@ -178,7 +220,7 @@ def sync_store(
     return report
 
 
-def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebuild, strict, mapping, batch_size, progress):
+def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebuild, strict, mapping, currency, batch_size, progress):
     docs, errors, sources, mappings = load_documents(paths, strict=strict, mapping=mapping)
     report = IngestReport(store=store, files=[str(p) for p in paths], rejected=errors, mappings=mappings, dry_run=dry_run)
     live = index.info(store)
@@ -229,10 +271,14 @@ def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebu
     all_sources = {name: {**info, "rows": live_sources.get(name, 0)} for name, info in all_sources.items() if live_sources.get(name)}
 
     if dry_run:
+        report.currency, report.currency_source = store_currency(docs, currency)
         return report
     index.drop_orphans(store)
     if live is not None and not rebuild and not report.changed:
-        return report  # the fast path: nothing embedded, nothing written
+        profile = _profile(docs if not keep_ids else _live_docs(old_col, keep_ids, new_by_id), report, live, currency)
+        if any(getattr(live, k) != v for k, v in profile.items()):  # only the store-wide facts changed
+            index.publish(replace(live, updated_at=now_iso(), **profile))
+        return report  # the fast path: nothing embedded
 
 
     version = (live.version if live else 0) + 1
@@ -246,7 +292,7 @@ def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebu
             StoreInfo(
                 store=store, collection=new_col.name, embedding=embedding_id, version=version,
                 count=new_col.count(), updated_at=now_iso(), sources=all_sources,
-                currency=_store_currency(kept_docs) if kept_docs else (live.currency if live else "USD"),
+                **_profile(kept_docs, report, live, currency),
             )
         )
     except BaseException:
@@ -257,6 +303,24 @@ def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebu
     if old_col is not None:
         index.client.delete_collection(old_col.name)
     return report
+
+
+def _profile(docs: Sequence[Document], report: IngestReport, live: StoreInfo | None, currency: str | None) -> dict[str, Any]:
+    """The store-wide facts the assistant reads: currency (and its source), language, field roles."""
+    code, source = store_currency(docs, currency)
+    if not code and live is not None and live.currency_source == "override":
+        code, source = live.currency, live.currency_source  # an earlier override holds until changed
+    report.currency, report.currency_source = code, source
+    return {"currency": code, "currency_source": source, "language": store_language(docs),
+            "fields": store_fields(report.mappings)}
+
+
+def _live_docs(col, keep_ids: list[str], new_by_id: dict[str, Document]) -> list[Document]:
+    """Documents of an unchanged store: the ones loaded now plus those of its other files."""
+    other = [i for i in keep_ids if i not in new_by_id]
+    got = col.get(ids=other, include=["documents", "metadatas"]) if other else {"ids": [], "documents": [], "metadatas": []}
+    return list(new_by_id.values()) + [Document(id=i, page_content=t or "", metadata=m or {})
+                                       for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
 
 
 def _copy_unchanged(old_col, new_col, ids: list[str], progress: Progress | None) -> None:

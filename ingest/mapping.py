@@ -26,7 +26,14 @@ from langchain_core.documents import Document
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("id", "name", "price", "currency", "category", "brand", "description", "stock", "tags")
+ROLES = (
+    "id", "name", "price", "currency", "category", "brand", "description", "stock", "tags",
+    "price_option", "unit_price", "format", "nutrition",
+)
+#: Roles several columns may hold: category levels (section > family > sub-category), prices of
+#: portions or sizes (``tapa``/``tabla``, ``small``/``large``: 0 or empty = not offered), unit or
+#: reference prices (``€/kg``), pack formats and nutrition columns. The others go to one column.
+MULTI_ROLES = frozenset({"category", "price_option", "unit_price", "format", "nutrition"})
 
 #: Metadata keys the loaders always set; a plain column with one of these names is renamed.
 RESERVED_KEYS = frozenset({"id", "name", "source", "line", "kind", "content_hash", *ROLES})
@@ -55,9 +62,24 @@ _SYNONYMS: dict[str, frozenset[str]] = {
     "category": frozenset({
         "category", "categories", "categoria", "categorias", "type", "tipo", "seccion",
         "section", "department", "departamento", "familia", "family", "product type",
-        "tipo de producto", "course", "menu section", "rubro", "grupo", "group",
+        "tipo de producto", "course", "menu section", "rubro", "grupo", "group", "agrupacion",
+        "subcategoria", "subcategory", "sub category", "subcategorias", "subfamilia", "subfamily", "typename",
+        "type name", "linea", "line", "aisle", "pasillo", "clase", "class", "genero", "division",
     }),
-    "brand": frozenset({"brand", "marca", "manufacturer", "fabricante", "vendor", "brand name"}),
+    "unit_price": frozenset({
+        "unit price per kg", "precio por kilo", "precio por litro", "precio kilo", "precio litro", "precio referencia",
+        "precio de referencia", "reference price", "price per kg", "price per unit", "price per litre", "price per liter",
+        "precio por unidad de medida", "precio unidad de medida", "pum", "ppu", "unit pricing", "precio kg", "precio l",
+    }),
+    "format": frozenset({
+        "format", "formato", "pack", "package", "packaging", "envase", "presentacion", "tamano", "size", "contenido",
+        "content", "net content", "contenido neto", "unidad de medida", "unit of measure", "uom", "pack size",
+    }),
+    "nutrition": frozenset({
+        "nutrition", "nutricion", "nutrition facts", "nutritional information", "informacion nutricional",
+        "valores nutricionales", "calories", "calorias", "kcal", "energia", "energy", "nutrients", "nutrientes",
+    }),
+    "brand": frozenset({"brand", "marca", "manufacturer", "fabricante", "vendor", "brand name", "company", "maker"}),
     "description": frozenset({
         "description", "descripcion", "desc", "details", "detalles", "detail", "detalle",
         "long description", "short description", "summary", "resumen",
@@ -65,7 +87,7 @@ _SYNONYMS: dict[str, frozenset[str]] = {
     "stock": frozenset({
         "stock", "qty", "quantity", "cantidad", "existencias", "inventory", "inventario",
         "units", "unidades", "disponibles", "disponible", "available", "on hand", "in stock",
-        "stock qty", "qty on hand",
+        "stock qty", "qty on hand", "saldo", "saldo disponible", "stock disponible", "existencia",
     }),
     "tags": frozenset({
         "tags", "tag", "etiquetas", "etiqueta", "dietas", "dieta", "dietary", "diet", "labels",
@@ -132,15 +154,30 @@ def normalise_header(header: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
+_WILDCARD = "qqq"  # stands for a letter lost to a bad encoding conversion (U+FFFD) while a header is compared
+
+
 def _role_of(header: str) -> str | None:
-    """The role a header names, or None; ``price usd`` style suffixes count as price."""
-    norm = normalise_header(header)
+    """The role a header names, or None.
+
+    Beyond the synonyms: ``price usd``/``Price_euros``/``Precio tarjeta`` (a price word and one more
+    word) are prices, ``laptop_ID`` is an id, ``/kg`` and ``/L`` mark unit prices, and a letter lost
+    to a bad conversion (``Descripci\ufffdn``) matches any letter.
+    """
+    norm = normalise_header(header.replace("\ufffd", _WILDCARD))
+    if _WILDCARD in norm:
+        pattern = re.compile(re.escape(norm).replace(_WILDCARD, "[a-z]?"))
+        return next((role for role, names in _SYNONYMS.items() for n in names if pattern.fullmatch(n)), None)
+    if re.search(r"/\s*(kg|k|l|lt|litro|litre|liter|ud|unidad|unit|100\s*g|100\s*ml)\b", _fold(header)):
+        return "unit_price"
     for role, names in _SYNONYMS.items():
         if norm in names:
             return role
-    words = norm.rsplit(" ", 1)
-    if len(words) == 2 and words[0] in _SYNONYMS["price"] and len(words[1]) == 3:
+    words = norm.split()
+    if len(words) == 2 and words[0] in _SYNONYMS["price"]:
         return "price"
+    if len(words) >= 2 and words[-1] in ("id", "sku", "code", "codigo"):
+        return "id"
     return None
 
 
@@ -152,7 +189,7 @@ def check_overrides(overrides: Mapping[str, str]) -> None:
             raise ValueError(
                 f"unknown role '{role}' for column '{header}': use one of {', '.join(ROLES)}"
             )
-        if role in holders:
+        if role in holders and role not in MULTI_ROLES:
             raise ValueError(
                 f"role '{role}' is given to both '{holders[role]}' and '{header}': "
                 "give each role to one column"
@@ -172,7 +209,9 @@ def _match_override(header: str, headers: Sequence[str]) -> str | None:
 def detect_roles(headers: Sequence[str], overrides: Mapping[str, str] | None = None) -> ColumnMapping:
     """Assign roles to columns by header name; ``overrides`` (header -> role) win.
 
-    Each role goes to at most one column: the override, else the first matching column.
+    Each role goes to at most one column (the override, else the first matching column), except
+    the :data:`MULTI_ROLES`. With no name column, a description column names the rows (stock lists
+    often have just a code and a ``Descripción`` that packs the name, brand and size).
     Raises ValueError for an unknown role in ``overrides``.
     """
     cleaned = clean_headers(headers)
@@ -188,9 +227,11 @@ def detect_roles(headers: Sequence[str], overrides: Mapping[str, str] | None = N
     taken = set(roles.values())
     for header in cleaned:
         role = _role_of(header)
-        if header not in roles and role is not None and role not in taken:
+        if header not in roles and role is not None and (role not in taken or role in MULTI_ROLES):
             roles[header] = role
             taken.add(role)
+    if {"id", "description"} <= taken and "name" not in taken and not (overrides and "description" in overrides.values()):
+        roles[next(h for h, r in roles.items() if r == "description")] = "name"
     ordered = {h: roles[h] for h in cleaned if h in roles}
     return ColumnMapping(headers=cleaned, roles=ordered)
 
@@ -208,13 +249,33 @@ def _currency_code(token: str) -> str | None:
     return None
 
 
+_CURRENCY_WORDS = {"euro": "EUR", "euros": "EUR", "eur": "EUR", "usd": "USD", "dollars": "USD", "dolares": "USD",
+                   "gbp": "GBP", "pounds": "GBP", "libras": "GBP", "mxn": "MXN", "ars": "ARS", "clp": "CLP", "cop": "COP"}
+
+
 def currency_hint(text: str) -> str | None:
-    """The currency a header such as ``Price (USD)`` or ``Precio (€)`` names, if any."""
+    """The currency a header names, if any: ``Price (USD)``, ``Precio (€)``, ``Price_euros``, ``price usd``."""
     for inner in re.findall(r"[(\[{]([^)\]}]*)[)\]}]", text):
         code = _currency_code(inner)
         if code:
             return code
-    return None
+    for symbol, code in _SYMBOLS.items():
+        if symbol != "$" and symbol in text:
+            return code
+    words = re.findall(r"[a-z]+", _fold(text))
+    return next((_CURRENCY_WORDS[w] for w in words if w in _CURRENCY_WORDS), None)
+
+
+_IN_TEXT_MONEY = re.compile(r"\d\s*(€|£|US\$|\$)|(€|£|US\$|\$)\s*\d|\d\s*(eur|euros|usd)\b", re.IGNORECASE)
+
+
+def currency_in_text(text: str) -> str | None:
+    """A currency written next to an amount anywhere in a cell (``0,49 €/L``, ``$1,799.99``), if any."""
+    m = _IN_TEXT_MONEY.search(text)
+    if m is None:
+        return None
+    token = next(g for g in m.groups() if g)
+    return _CURRENCY_WORDS.get(token.lower()) or _SYMBOLS.get(token.upper() if token.lower() == "us$" else token)
 
 
 def _to_float(number: str) -> float:
@@ -382,6 +443,15 @@ def _stock(text: str) -> int | str:
         return text
 
 
+def _option_price(value: Any, text: str) -> float | None:
+    """A portion/size price; None when that portion is not offered (0, empty or not a number)."""
+    try:
+        amount, _ = _price(value, text)
+    except ValueError:
+        return None
+    return amount if amount > 0 else None
+
+
 def _role_metadata(role: str, value: Any, text: str) -> dict[str, Any]:
     """Metadata entries for one recognised (non id/name) column."""
     if role == "price":
@@ -405,21 +475,44 @@ def _plain_key(header: str, metadata: Mapping[str, Any]) -> str:
 def _fields_metadata(texts: Mapping[str, str], values: Mapping[str, Any], mapping: ColumnMapping) -> dict[str, Any]:
     """Role and plain-column metadata for the non-empty cells of a row."""
     metadata: dict[str, Any] = {}
+    options: list[float] = []
     for header, text in texts.items():
         role = mapping.roles.get(header)
         if role in ("id", "name"):
             continue
-        if role is None:
-            metadata[_plain_key(header, metadata)] = text
+        if role == "price_option":
+            amount = _option_price(values.get(header), text)
+            if amount is not None:
+                metadata[_plain_key(header, metadata)] = amount
+                options.append(amount)
+        elif role is None or (role in MULTI_ROLES and role != "category") or (role == "category" and "category" in metadata):
+            metadata[_plain_key(header, metadata)] = text  # a further category level, a unit price, a format...
         else:
             metadata.update(_role_metadata(role, values.get(header), text))
+    if options and "price" not in metadata:
+        metadata["price"] = min(options)  # "from" price: what the cheapest/most expensive rules and filters compare
     symbol_currency = metadata.pop("_price_currency", None)
-    price_header = mapping.header_for("price")
+    price_header = mapping.header_for("price") or mapping.header_for("price_option")
     if "price" in metadata and "currency" not in metadata:
         currency = symbol_currency or (currency_hint(price_header) if price_header else None)
         if currency:
             metadata["currency"] = currency
     return metadata
+
+
+def field_keys(mapping: ColumnMapping) -> dict[str, list[str]]:
+    """Where each detected role's values are kept in a row's metadata (role -> metadata keys).
+
+    The first column of a role is stored under the role's name; further category levels, portion
+    prices, unit prices, formats and nutrition columns under their own header.
+    """
+    keys: dict[str, list[str]] = {}
+    for header, role in mapping.roles.items():
+        if role in ("id", "name"):
+            continue
+        first = role not in keys and role not in MULTI_ROLES - {"category"}
+        keys.setdefault(role, []).append(role if first else header)
+    return keys
 
 
 def _identity(texts: Mapping[str, str], mapping: ColumnMapping, page_content: str) -> tuple[str, str]:
@@ -455,7 +548,8 @@ def row_to_document(
     """
     mapping = mapping or detect_roles(list(fields))
     texts = {header: cell_text(value) for header, value in fields.items()}
-    texts = {header: text for header, text in texts.items() if text}
+    texts = {header: text for header, text in texts.items()
+             if text and not (mapping.roles.get(header) == "price_option" and _option_price(fields[header], text) is None)}
     page_content = _page_content(texts, mapping)
     row_id, name = _identity(texts, mapping, page_content)
     metadata: dict[str, Any] = {

@@ -63,13 +63,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(answer.answer)
     if answer.ungrounded:
         what = "its answer is withheld" if answer.refused else "check it against the sources"  # plain pipeline
-        print(f"\n⚠ The model stated {', '.join(answer.ungrounded)}, which no catalog row contains: {what}.")
+        print(f"\n⚠ The model stated {', '.join(answer.ungrounded)}, which the row it names does not contain: {what}.")
     if answer.sources:
         print("\nSources:")
         for d in answer.sources:
             print(f"  [{d.metadata.get('id', d.id)}] {d.metadata.get('name', '')}  ({d.metadata.get('source', '')} line {d.metadata.get('line', '?')})")
     t = answer.timings
-    print(f"\n(retrieval {t.get('retrieval_s', 0):.2f}s, first token {t.get('first_token_s', 0):.2f}s, "
+    print(f"\n(decided by: {answer.method}; retrieval {t.get('retrieval_s', 0):.2f}s, first token {t.get('first_token_s', 0):.2f}s, "
           f"total {t.get('total_s', 0):.2f}s, model load {load_s:.2f}s)", file=sys.stderr)
     return 0
 

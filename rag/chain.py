@@ -20,6 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from rag.direct import direct_answer
+from rag.query import Query, StoreFacts
 from rag.errors import QuestionError
 from rag.filters import is_row
 from rag.followup import Contextualized, Turn
@@ -31,7 +32,6 @@ from rag.prompts import (
     ROW_LACKS,
     UNVERIFIED,
     cited_indices,
-    currency_label,
     detect_language,
     format_rows,
     is_echo,
@@ -40,6 +40,7 @@ from rag.prompts import (
     missing_field_message,
     prompt_rows,
     strip_citation_markers,
+    misattributed_numbers,
     ungrounded_numbers,
     warmup_messages,
 )
@@ -60,7 +61,10 @@ class Answer:
     retrieved: list[Document] = field(default_factory=list)
     ungrounded: list[str] = field(default_factory=list)  # numbers the model stated that no row contains (guarded: answer withheld)
     timings: dict[str, float] = field(default_factory=dict)
-    method: str = "llm"  # "llm", "metadata" (exact answer from row fields) or "guard" (refused or withheld by a check)
+    # who decided: "llm" (the model wrote it), "llm:refused", "rule:<name>" (exact answer from row fields, see
+    # rag.direct.RULES) or "guard:<name>" (refused or withheld by a check: no_rows, unknown_subject, missing_field,
+    # echo, unverified)
+    method: str = "llm"
 
     @property
     def grounded(self) -> bool:
@@ -106,7 +110,7 @@ def validate_question(question: str, max_chars: int) -> str:
     return q
 
 
-def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str = "USD", guarded: bool = True) -> Runnable:
+def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFacts | None = None, guarded: bool = True) -> Runnable:
     """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "meaning", "missing", "direct", "answer"}``.
 
     ``answer`` is the raw model text, :data:`REFUSAL_TOKEN` when the guard decided, or the
@@ -115,12 +119,14 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
     ``guarded=False`` is the plain textbook chain (rows -> prompt -> LLM), kept as the
     evaluation baseline: no follow-ups, exact answers, focus or checks before the LLM.
     """
+    store = store or StoreFacts()
+
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
             "context": format_rows(prompt_rows(x["docs"], x["context"].question), x["context"].question),
             "question": x["context"].question,
             "language": LANGUAGE_NAMES[x["language"]],
-            "currency": currency_label(currency),
+            "currency": store.money.label(),
         }
 
     generate = RunnableLambda(prompt_vars) | PROMPT | llm | StrOutputParser()
@@ -129,7 +135,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
         return RunnablePassthrough.assign(
             language=lambda x: detect_language(x["question"]),
             context=lambda x: Contextualized(x["question"], x["question"]),
-            guarded=lambda x: False,
+            guarded=lambda x: False, store=lambda x: store,
         ).assign(docs=(lambda x: x["question"]) | retriever).assign(
             answer=RunnableLambda(lambda x: generate if x["docs"] else REFUSAL_TOKEN)
         )
@@ -152,11 +158,13 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, currency: str =
         return generate  # LangChain invokes/streams a returned Runnable with the same input
 
     return (
-        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context, guarded=lambda x: True)
+        RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context, guarded=lambda x: True,
+                                   store=lambda x: store)
         .assign(found=lambda x: retrieve(x["context"].search) if retrieve else (retriever.invoke(x["context"].search), None))
         .assign(docs=lambda x: focus(*x["found"]) if focus else x["found"][0], meaning=lambda x: x["found"][1])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
-        .assign(direct=lambda x: direct_answer(x["language"], x["docs"], x["meaning"], currency, x["context"].question))
+        .assign(query=lambda x: Query(x["context"].question, x["language"], tuple(x["docs"]), x["meaning"], store, x["question"]))
+        .assign(direct=lambda x: direct_answer(x["query"]))
         .assign(answer=RunnableLambda(route))
     )
 
@@ -176,12 +184,15 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     question, language, docs = result["question"], result["language"], list(result["docs"])
     raw = result.get("answer", "") or ""
     timings = timings or {}
+    store: StoreFacts = result.get("store") or StoreFacts()
     if result.get("missing"):
         text = missing_field_message(result["missing"], docs, language)
-        return Answer(question, text, True, language, [], docs, timings=timings, method="guard")
+        return Answer(question, text, True, language, [], docs, timings=timings, method="guard:missing_field")
     meaning = result.get("meaning")
-    if not docs or (meaning is not None and (meaning.unknown_codes or meaning.unknown_subject)):
-        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard")
+    if not docs:
+        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard:no_rows")
+    if meaning is not None and (meaning.unknown_codes or meaning.unknown_subject):
+        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard:unknown_subject")
     asked = result["context"].question if result.get("context") is not None else question
     # "¿Reparan pantallas rotas?" -> "Sí, reparan pantallas rotas.": a claim about the shop that no row backs.
     # (About a named product the row is in hand; a cross-lingual yes about it cannot be checked word for word.)
@@ -192,21 +203,24 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
         if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
             text = ROW_LACKS[language].format(name=named[0].metadata.get("name", named[0].id))
-            return Answer(question, text, True, language, named, docs, timings=timings)
-        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings)
+            return Answer(question, text, True, language, named, docs, timings=timings, method="llm:refused")
+        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings,
+                      method="guard:echo" if echo else "llm:refused")
     direct = result.get("direct")
     if direct is not None:
         cited = [d for d in docs if d.id in direct.cited]
-        return Answer(question, direct.text, False, language, cited, docs, timings=timings, method="metadata")
+        return Answer(question, direct.text, False, language, cited, docs, timings=timings, method=f"rule:{direct.rule}")
     shown = prompt_rows(docs, asked)  # what the model saw, numbered as it saw them
     cited = [shown[i] for i in cited_indices(raw, shown)]
     text = strip_citation_markers(raw)
-    ungrounded = ungrounded_numbers(text, question, cited)
+    if result.get("guarded", True):
+        text = store.money.fix(text)
+    ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, question, shown)))
     # A price or spec no cited row has is never shown as fact: the rows are shown instead.
     # (The plain baseline shows what the model wrote, so the report measures the textbook chain.)
     if ungrounded and result.get("guarded", True):
         return Answer(question, UNVERIFIED[language], True, language, shown, docs, ungrounded=ungrounded,
-                      timings=timings, method="guard")
+                      timings=timings, method="guard:unverified")
     return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)
 
 

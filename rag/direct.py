@@ -9,12 +9,14 @@ the exact answer, so we write it from them: correct, cited and instant.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
-from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, allergen_name, is_row, matches
+from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, allergen_name, in_sections, is_row, matches
+from rag.money import Money
+from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
 from rag.prompts import detect_language
 from rag.text import normalise, tokenize
@@ -23,7 +25,6 @@ TAG_NAMES = {
     "en": {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten-free"},
     "es": {"vegetarian": "vegetariano", "vegan": "vegano", "gluten-free": "sin gluten"},
 }
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "MXN": "$"}
 MAX_LISTED = 12
 
 
@@ -31,121 +32,136 @@ MAX_LISTED = 12
 class DirectAnswer:
     text: str
     cited: tuple[str, ...]
+    rule: str = ""  # the name of the rule that wrote it (see RULES)
 
 
-def _money(value: float, currency: str) -> str:
-    symbol = SYMBOLS.get(currency)
-    return f"{symbol}{value:,.2f}" if symbol else f"{value:,.2f} {currency}"
-
-
-def _row_line(doc: Document, currency: str) -> str:
+def _row_line(doc: Document, money: Money) -> str:
     price = doc.metadata.get("price")
     name = doc.metadata.get("name", doc.id)
-    return f"- {name} — {_money(price, currency)}" if isinstance(price, (int, float)) else f"- {name}"
+    return f"- {name} — {money(price)}" if isinstance(price, (int, float)) else f"- {name}"
 
 
-def _describe(f: QueryFilter, language: str, currency: str) -> str:
+def _describe(f: QueryFilter, language: str, money: Money) -> str:
     parts = [TAG_NAMES[language][t] for t in f.tags] + list(f.categories)
     parts += [f"{'con' if language == 'es' else 'with'} {allergen_name(a, language)}" for a in f.allergens_in]
     parts += [f"{'sin' if language == 'es' else 'without'} {allergen_name(a, language)}" for a in f.allergens_out]
     word = "precio" if language == "es" else "price"
     if f.max_price is not None:
-        parts.append(f"{word} ≤ {_money(f.max_price, currency)}")
+        parts.append(f"{word} ≤ {money(f.max_price)}")
     if f.min_price is not None:
-        parts.append(f"{word} ≥ {_money(f.min_price, currency)}")
+        parts.append(f"{word} ≥ {money(f.min_price)}")
     if f.in_stock:
         parts.append("en stock" if language == "es" else "in stock")
     return ", ".join(parts)
 
 
-def direct_answer(
-    language: str,
-    docs: Sequence[Document],
-    meaning,
-    currency: str = "USD",
-    question: str = "",
-) -> DirectAnswer | None:
-    """The exact answer when the question is structured (see module doc), else None.
+@dataclass(frozen=True)
+class Rule:
+    """One exact-answer rule: a name (recorded as the answer's ``method``) and a function of the query."""
 
-    ``meaning`` is a :class:`rag.retrieval.Interpretation` (or None for retrievers without one).
-    """
-    if meaning is None or not docs:
+    name: str
+    answer: Callable[[Query], DirectAnswer | None]
+
+
+def direct_answer(q: Query) -> DirectAnswer | None:
+    """The exact answer of the first rule of :data:`RULES` that settles the question, else None."""
+    if q.meaning is None or not q.docs:
         return None
-    f: QueryFilter = meaning.filter
-    named = [d for i in meaning.named_ids[:1] for d in docs if d.id == i]
-
-    exists = _exists_answer(question, docs, meaning, language, currency)
-    if exists is not None:
-        return exists
-
-    for rule in (_hours_answer, _id_answer, _price_answer, _allergen_answer, _colour_answer, _compare_answer, _total_answer, _kind_answer, _recommend_answer):
-        found = rule(question, docs, meaning, language, currency)
+    for rule in RULES:
+        found = rule.answer(q)
         if found is not None:
-            return found
-
-    if f.in_stock and named and not meaning.list_question:
-        doc = named[0]
-        name, stock = doc.metadata.get("name", doc.id), doc.metadata.get("stock")
-        if isinstance(stock, (int, float)):
-            if language == "es":
-                text = f"Sí, quedan {stock:g} unidades de «{name}»." if stock > 0 else f"No, «{name}» está agotado (0 en stock)."
-            else:
-                text = f"Yes, {stock:g} units of “{name}” are in stock." if stock > 0 else f"No, “{name}” is out of stock (0 units)."
-            return DirectAnswer(text, (doc.id,))
-
-    if f.tags and named and not meaning.list_question:
-        doc = named[0]
-        name = doc.metadata.get("name", doc.id)
-        has = matches(doc, QueryFilter(tags=f.tags))
-        tag = " / ".join(TAG_NAMES[language][t] for t in f.tags)
-        if language == "es":
-            text = f"Sí, «{name}» es {tag} según el catálogo." if has else f"No, «{name}» no es {tag} según el catálogo."
-        else:
-            text = f"Yes, “{name}” is {tag} according to the catalog." if has else f"No, “{name}” is not {tag} according to the catalog."
-        description = str(doc.metadata.get("description", "")).strip()
-        if description and _in_language(description, language):  # the ingredients show staff why
-            text += f" {'Descripción' if language == 'es' else 'Description'}: {description}"
-        return DirectAnswer(text, (doc.id,))
-
-    if meaning.list_question and f.hard:
-        rows = [d for d in docs if matches(d, f) and is_row(d)]
-        in_category = [d for d in rows if d.metadata.get("category") in f.categories]
-        if f.categories and not in_category:
-            rows = []  # "gluten-free pizzas" and no pizza is: a policy line may say more ("any pizza on a gluten-free base")
-        rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
-        if rows:
-            shown = rows[:MAX_LISTED]
-            if f.allergens_in and not replace(f, allergens_in=()).hard:  # "I'm allergic to nuts: what should I avoid?"
-                listed = ", ".join(allergen_name(a, language) for a in f.allergens_in)
-                head = (f"Según su lista de alérgenos, llevan {listed}:" if language == "es"
-                        else f"By their allergen lists, these contain {listed}:")
-            else:
-                head = ("Opciones del catálogo" if language == "es" else "From the catalog") + f" ({_describe(f, language, currency)}):"
-            text = f"{head}\n" + "\n".join(_row_line(d, currency) for d in shown)
-            more = max(meaning.matching, len(rows)) - len(shown)
-            if more > 0:
-                text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
-            return DirectAnswer(text, tuple(d.id for d in shown))
-
-    if f.sort and f.categories and not named:
-        rows = [d for d in docs if d.metadata.get("category") in f.categories and isinstance(d.metadata.get("price"), (int, float))]
-        if rows:
-            pick = min if f.sort == "asc" else max
-            best = pick(rows, key=lambda d: d.metadata["price"])
-            name, price = best.metadata.get("name", best.id), _money(best.metadata["price"], currency)
-            cat = ", ".join(f.categories)
-            if language == "es":
-                adj = "más barato" if f.sort == "asc" else "más caro"
-                text = f"El producto {adj} de {cat} es «{name}», a {price}."
-            else:
-                adj = "cheapest" if f.sort == "asc" else "most expensive"
-                text = f"The {adj} in {cat} is “{name}” at {price}."
-            return DirectAnswer(text, (best.id,))
+            return replace(found, rule=rule.name)
     return None
 
 
-def _exists_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _named_first(q: Query) -> Document | None:
+    return next((d for i in q.meaning.named_ids[:1] for d in q.docs if d.id == i), None)
+
+
+def _stock_answer(q: Query) -> DirectAnswer | None:
+    """'¿Hay stock del Pixel 8?' — the named row's stock count."""
+    doc, language = _named_first(q), q.language
+    if not q.meaning.filter.in_stock or doc is None or q.meaning.list_question:
+        return None
+    name, stock = doc.metadata.get("name", doc.id), doc.metadata.get("stock")
+    if not isinstance(stock, (int, float)):
+        return None
+    if language == "es":
+        text = f"Sí, quedan {stock:g} unidades de «{name}»." if stock > 0 else f"No, «{name}» está agotado (0 en stock)."
+    else:
+        text = f"Yes, {stock:g} units of “{name}” are in stock." if stock > 0 else f"No, “{name}” is out of stock (0 units)."
+    return DirectAnswer(text, (doc.id,))
+
+
+def _dietary_answer(q: Query) -> DirectAnswer | None:
+    """'Is the Margherita vegetarian?' — yes/no from the named row's dietary tags."""
+    f, doc, language = q.meaning.filter, _named_first(q), q.language
+    if not f.tags or doc is None or q.meaning.list_question:
+        return None
+    name = doc.metadata.get("name", doc.id)
+    has = matches(doc, QueryFilter(tags=f.tags))
+    tag = " / ".join(TAG_NAMES[language][t] for t in f.tags)
+    if language == "es":
+        text = f"Sí, «{name}» es {tag} según el catálogo." if has else f"No, «{name}» no es {tag} según el catálogo."
+    else:
+        text = f"Yes, “{name}” is {tag} according to the catalog." if has else f"No, “{name}” is not {tag} according to the catalog."
+    description = str(doc.metadata.get("description", "")).strip()
+    if description and _in_language(description, language):  # the ingredients show staff why
+        text += f" {'Descripción' if language == 'es' else 'Description'}: {description}"
+    return DirectAnswer(text, (doc.id,))
+
+
+def _filtered_list_answer(q: Query) -> DirectAnswer | None:
+    """'Vegetarian pasta under $15' — every row meeting the hard filters, cheapest first."""
+    f, meaning, language, money = q.meaning.filter, q.meaning, q.language, q.money
+    if not (meaning.list_question and f.hard):
+        return None
+    rows = [d for d in q.docs if matches(d, f) and is_row(d)]
+    in_category = [d for d in rows if in_sections(d, f.categories, q.store.keys("category"))]
+    if f.categories and not in_category:
+        return None  # "gluten-free pizzas" and no pizza is: a policy line may say more ("any pizza on a gluten-free base")
+    rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
+    if not rows:
+        return None
+    shown = rows[:MAX_LISTED]
+    if f.allergens_in and not replace(f, allergens_in=()).hard:  # "I'm allergic to nuts: what should I avoid?"
+        listed = ", ".join(allergen_name(a, language) for a in f.allergens_in)
+        head = (f"Según su lista de alérgenos, llevan {listed}:" if language == "es"
+                else f"By their allergen lists, these contain {listed}:")
+    else:
+        head = ("Opciones del catálogo" if language == "es" else "From the catalog") + f" ({_describe(f, language, money)}):"
+    text = f"{head}\n" + "\n".join(_row_line(d, money) for d in shown)
+    more = max(meaning.matching, len(rows)) - len(shown)
+    if more > 0:
+        text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
+    return DirectAnswer(text, tuple(d.id for d in shown))
+
+
+def _cheapest_answer(q: Query) -> DirectAnswer | None:
+    """'The cheapest pizza' / 'el más caro de los quesos' — by price within the named section (any level)."""
+    f, language, money = q.meaning.filter, q.language, q.money
+    if not f.sort or not f.categories or _named_first(q) is not None:
+        return None
+    rows = [d for d in q.docs if in_sections(d, f.categories, q.store.keys("category"))
+            and isinstance(d.metadata.get("price"), (int, float))]
+    if not rows:
+        return None
+    pick = min if f.sort == "asc" else max
+    best = pick(rows, key=lambda d: d.metadata["price"])
+    name, price = best.metadata.get("name", best.id), money(best.metadata["price"])
+    cat = ", ".join(f.categories)
+    if language == "es":
+        adj = "más barato" if f.sort == "asc" else "más caro"
+        text = f"El producto {adj} de {cat} es «{name}», a {price}."
+    else:
+        adj = "cheapest" if f.sort == "asc" else "most expensive"
+        text = f"The {adj} in {cat} is “{name}” at {price}."
+    return DirectAnswer(text, (best.id,))
+
+
+def _exists_answer(q: Query) -> DirectAnswer | None:
     """'¿Tienen Spaghetti Carbonara?' when the question names exactly one row in full and asks nothing else."""
+    question, docs, meaning, language, money = q.question, q.docs, q.meaning, q.language, q.money
     if not EXISTS.search(normalise(question)) or len(meaning.full_name_ids) != 1 or meaning.filter.hard:
         return None
     doc = next((d for d in docs if d.id == meaning.full_name_ids[0]), None)
@@ -156,7 +172,7 @@ def _exists_answer(question: str, docs: Sequence[Document], meaning, language: s
     if leftover:
         return None  # "do you have the iPhone 15 in blue?" asks more: let the model read the row
     price = doc.metadata.get("price")
-    at = f", {_money(price, currency)}" if isinstance(price, (int, float)) else ""
+    at = f", {money(price)}" if isinstance(price, (int, float)) else ""
     text = f"Sí, «{name}» está en el catálogo{at}." if language == "es" else f"Yes, “{name}” is in the catalog{at}."
     return DirectAnswer(text, (doc.id,))
 
@@ -164,8 +180,9 @@ def _exists_answer(question: str, docs: Sequence[Document], meaning, language: s
 PRICE_ASK = re.compile(r"^\W*(cuanto (cuesta|vale|sale)|que precio tiene|how much (is|does|are)|what is the price of|what's the price of)\b")
 
 
-def _price_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _price_answer(query: Query) -> DirectAnswer | None:
     """'¿Cuánto cuesta la Lasaña de la Casa?' — one named product, price asked and nothing else."""
+    question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     wanted = meaning.exact_ids or meaning.full_name_ids
     if not PRICE_ASK.search(q) or len(wanted) != 1 or meaning.list_question or meaning.filter.hard:
@@ -179,7 +196,13 @@ def _price_answer(question: str, docs: Sequence[Document], meaning, language: st
              - {"cost", "costa", "cuest", "price", "preci"})
     if asked:
         return None  # "how much is the iPhone 15 with AppleCare?" asks more than the row's price
-    text = f"«{name}» cuesta {_money(price, currency)}." if language == "es" else f"“{name}” costs {_money(price, currency)}."
+    options = [(k.replace("_", " "), doc.metadata[k]) for k in query.store.keys("price_option")
+               if isinstance(doc.metadata.get(k), (int, float))]
+    if len(options) > 1:  # portions or sizes: each price, as the menu lists them
+        listed = ", ".join(f"{k} {money(v)}" for k, v in options)
+        text = f"«{name}»: {listed}." if language == "es" else f"“{name}”: {listed}."
+    else:
+        text = f"«{name}» cuesta {money(price)}." if language == "es" else f"“{name}” costs {money(price)}."
     return DirectAnswer(text, (doc.id,))
 
 
@@ -204,8 +227,9 @@ def _named_priced(question: str, docs: Sequence[Document], meaning) -> list[Docu
     return sorted(rows, key=position)
 
 
-def _compare_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _compare_answer(query: Query) -> DirectAnswer | None:
     """'¿Qué es más barato, el iPhone 15 o el Pixel 8?' — two or more named products compared by price."""
+    question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     cheaper, dearer = CHEAPER.search(q), DEARER.search(q)
     if not (cheaper or dearer) or (cheaper and dearer):
@@ -217,14 +241,14 @@ def _compare_answer(question: str, docs: Sequence[Document], meaning, language: 
     best, others = ranked[0], ranked[1:]
     if any(o.metadata["price"] == best.metadata["price"] for o in others):
         same = " y ".join(f"«{d.metadata['name']}»" for d in ranked) if language == "es" else " and ".join(f"“{d.metadata['name']}”" for d in ranked)
-        text = (f"Cuestan lo mismo: {same}, {_money(best.metadata['price'], currency)}." if language == "es"
-                else f"They cost the same: {same}, {_money(best.metadata['price'], currency)}.")
+        text = (f"Cuestan lo mismo: {same}, {money(best.metadata['price'])}." if language == "es"
+                else f"They cost the same: {same}, {money(best.metadata['price'])}.")
         return DirectAnswer(text, tuple(d.id for d in ranked))
     rest = ", ".join(
-        (f"«{o.metadata['name']}» ({_money(o.metadata['price'], currency)})" if language == "es"
-         else f"“{o.metadata['name']}” ({_money(o.metadata['price'], currency)})") for o in others
+        (f"«{o.metadata['name']}» ({money(o.metadata['price'])})" if language == "es"
+         else f"“{o.metadata['name']}” ({money(o.metadata['price'])})") for o in others
     )
-    name, price = best.metadata["name"], _money(best.metadata["price"], currency)
+    name, price = best.metadata["name"], money(best.metadata["price"])
     if language == "es":
         text = f"«{name}» es {'más barato' if cheaper else 'más caro'}: {price}, frente a {rest}."
     else:
@@ -232,11 +256,12 @@ def _compare_answer(question: str, docs: Sequence[Document], meaning, language: 
     return DirectAnswer(text, tuple(d.id for d in ranked))
 
 
-def _total_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _total_answer(query: Query) -> DirectAnswer | None:
     """'How much would an iPhone 15 plus AirPods Pro cost together?' — the sum of named products' prices.
 
     Only one of each: a question with quantities ("two pizzas") is left to the model.
     """
+    question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     if not TOTAL.search(q):
         return None
@@ -247,13 +272,14 @@ def _total_answer(question: str, docs: Sequence[Document], meaning, language: st
     if set(re.findall(r"\d+", q)) - set(re.findall(r"\d+", names)) or re.search(r"\b(two|three|dos|tres|cuatro|four)\b", q):
         return None
     total = sum(d.metadata["price"] for d in rows)
-    parts = " + ".join(f"{d.metadata['name']} ({_money(d.metadata['price'], currency)})" for d in rows)
-    text = f"En total: {_money(total, currency)} — {parts}." if language == "es" else f"Together: {_money(total, currency)} — {parts}."
+    parts = " + ".join(f"{d.metadata['name']} ({money(d.metadata['price'])})" for d in rows)
+    text = f"En total: {money(total)} — {parts}." if language == "es" else f"Together: {money(total)} — {parts}."
     return DirectAnswer(text, tuple(d.id for d in rows))
 
 
-def _kind_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _kind_answer(q: Query) -> DirectAnswer | None:
     """'¿Tienen monitores 4K?' / 'What smartwatches do you sell?' — the rows of that kind, from their names."""
+    question, docs, meaning, language, money = q.question, q.docs, q.meaning, q.language, q.money
     kind = getattr(meaning, "kind_ids", ())
     rows = [d for i in kind for d in docs if d.id == i]
     if not rows:
@@ -264,7 +290,7 @@ def _kind_answer(question: str, docs: Sequence[Document], meaning, language: str
         head = "Sí, en el catálogo:" if language == "es" else "Yes, in the catalog:"
     else:
         head = "En el catálogo:" if language == "es" else "In the catalog:"
-    text = head + "\n" + "\n".join(_row_line(d, currency) for d in shown)
+    text = head + "\n" + "\n".join(_row_line(d, money) for d in shown)
     more = len(kind) - len(shown)
     if more > 0:
         text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
@@ -277,13 +303,14 @@ _NOT_A_NEED = {"recom", "sugge", "sugie", "need", "neces", "quier", "want", "bus
 MAX_RECOMMENDED = 3
 
 
-def _recommend_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _recommend_answer(query: Query) -> DirectAnswer | None:
     """'Which laptop would you recommend for video editing?' — the rows whose own description says so.
 
     Only when at least two words of the need ("video", "editing") appear in a row's description
     or specs: then that text is the recommendation, quoted and priced. Otherwise (a Spanish need
     over English rows, a vague need) the model reads the rows.
     """
+    question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     if not RECOMMEND.search(q) or meaning.full_name_ids or meaning.exact_ids:
         return None
@@ -301,11 +328,11 @@ def _recommend_answer(question: str, docs: Sequence[Document], meaning, language
     whys = [str(d.metadata.get("description") or d.metadata.get("specs") or "").strip() for d in picks]
     if all(_in_language(w, language) for w in whys):
         head = "Según el catálogo, para eso:" if language == "es" else "From the catalog, for that:"
-        lines = [_row_line(d, currency) + (f": {w}" if w else "") for d, w in zip(picks, whys, strict=True)]
+        lines = [_row_line(d, money) + (f": {w}" if w else "") for d, w in zip(picks, whys, strict=True)]
     else:  # descriptions in another language are not quoted into the answer: the rows are shown below it
         head = ("Según el catálogo, la ficha de estos lo menciona:" if language == "es"
                 else "From the catalog, these rows' descriptions mention it:")
-        lines = [_row_line(d, currency) for d in picks]
+        lines = [_row_line(d, money) for d in picks]
     return DirectAnswer(head + "\n" + "\n".join(lines), tuple(d.id for d in picks))
 
 
@@ -317,15 +344,16 @@ def _in_language(text: str, language: str) -> bool:
 WHAT_IS = re.compile(r"^\W*(what is|what's|que es|what are)\s+(the |el |la |lo )?(?P<code>[a-z0-9]+(?:[-_][a-z0-9]+)+)\W*$")
 
 
-def _id_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _id_answer(q: Query) -> DirectAnswer | None:
     """'What is TS-ACC-003?' — the row with that id: its name, price and description."""
+    question, docs, meaning, language, money = q.question, q.docs, q.meaning, q.language, q.money
     if len(meaning.exact_ids) != 1 or not WHAT_IS.search(normalise(question)):
         return None
     doc = next((d for d in docs if d.id == meaning.exact_ids[0]), None)
     if doc is None:
         return None
     name, price = doc.metadata.get("name", doc.id), doc.metadata.get("price")
-    at = f" ({_money(price, currency)})" if isinstance(price, (int, float)) else ""
+    at = f" ({money(price)})" if isinstance(price, (int, float)) else ""
     about = str(doc.metadata.get("description") or doc.metadata.get("category") or "").strip()
     code = doc.metadata.get("id", doc.id)
     text = f"{code} es «{name}»{at}." if language == "es" else f"{code} is “{name}”{at}."
@@ -335,12 +363,13 @@ def _id_answer(question: str, docs: Sequence[Document], meaning, language: str, 
 CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with)\b")
 
 
-def _allergen_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _allergen_answer(query: Query) -> DirectAnswer | None:
     """'¿El Tiramisú lleva huevo?' — yes/no from the named dish's allergen list, never from the model.
 
     Only allergens are answered this way: an ingredient that is not an allergen ("¿lleva
     cebolla?") is not in that list, and its absence there proves nothing.
     """
+    question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     asked = [a for a, words in ALLERGENS.items() if any(re.search(rf"\b{w}\b", q) for w in words)]
     wanted = meaning.exact_ids or meaning.full_name_ids or meaning.named_ids[:1]
@@ -367,8 +396,9 @@ PRICE_TOO = re.compile(r"\b(cuanto (cuesta|vale|sale)|precio|price|cost|costs|ho
 COLOURS_ASK = re.compile(r"\b(colou?rs?|colores|color|come in|viene en|vienen en)\b")
 
 
-def _colour_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _colour_answer(query: Query) -> DirectAnswer | None:
     """'¿Qué colores tiene el Pixel 8?' / 'Does it come in pink?' — the named row's colours, as written."""
+    question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     wanted = meaning.exact_ids or meaning.full_name_ids
     if not COLOURS_ASK.search(q) or len(wanted) != 1 or meaning.list_question:
@@ -383,8 +413,8 @@ def _colour_answer(question: str, docs: Sequence[Document], meaning, language: s
     asked = [c for c in colours if re.search(rf"\b{re.escape(normalise(c))}\b", q)]
     price = doc.metadata.get("price")
     if PRICE_TOO.search(q) and isinstance(price, (int, float)):  # "¿Cuánto cuesta el X y de qué colores lo tienen?"
-        text = (f"«{name}» cuesta {_money(price, currency)} y viene en: {listed}." if language == "es"
-                else f"“{name}” costs {_money(price, currency)} and comes in: {listed}.")
+        text = (f"«{name}» cuesta {money(price)} y viene en: {listed}." if language == "es"
+                else f"“{name}” costs {money(price)} and comes in: {listed}.")
     elif asked:
         text = f"Sí, «{name}» viene en {asked[0]}. Colores: {listed}." if language == "es" else \
             f"Yes, “{name}” comes in {asked[0]}. Colours: {listed}."
@@ -393,8 +423,9 @@ def _colour_answer(question: str, docs: Sequence[Document], meaning, language: s
     return DirectAnswer(text, (doc.id,))
 
 
-def _hours_answer(question: str, docs: Sequence[Document], meaning, language: str, currency: str) -> DirectAnswer | None:
+def _hours_answer(q: Query) -> DirectAnswer | None:
     """'¿A qué hora abren los domingos?' / 'Are you open on Monday?' — from a section's weekday hours."""
+    question, docs, meaning, language, money = q.question, q.docs, q.meaning, q.language, q.money
     day = asked_day(question)
     if day is None:
         return None
@@ -405,3 +436,23 @@ def _hours_answer(question: str, docs: Sequence[Document], meaning, language: st
         if hours is not None:
             return DirectAnswer(hours_sentence(question, day, hours, language), (doc.id,))
     return None
+
+
+#: The exact-answer rules, in the order they are tried. Each settles one kind of structured
+#: question from row fields and declines (None) otherwise; the first that answers wins.
+RULES: tuple[Rule, ...] = (
+    Rule("exists", _exists_answer),
+    Rule("hours", _hours_answer),
+    Rule("id", _id_answer),
+    Rule("price", _price_answer),
+    Rule("allergen", _allergen_answer),
+    Rule("colour", _colour_answer),
+    Rule("compare", _compare_answer),
+    Rule("total", _total_answer),
+    Rule("kind", _kind_answer),
+    Rule("recommend", _recommend_answer),
+    Rule("stock", _stock_answer),
+    Rule("dietary", _dietary_answer),
+    Rule("filtered_list", _filtered_list_answer),
+    Rule("cheapest", _cheapest_answer),
+)

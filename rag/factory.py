@@ -12,6 +12,7 @@ from langchain_core.runnables import Runnable
 
 from rag.chain import build_chain
 from rag.models import build_embeddings, build_llm, embedding_id
+from rag.query import StoreFacts
 from rag.retrieval import CatalogRetriever
 from rag.settings import Settings, validate_store_name
 from rag.store import CatalogIndex, make_client
@@ -33,7 +34,7 @@ def build_store_chain(settings: Settings, index: CatalogIndex, embeddings, llm: 
     """The QA chain for one store (raises IndexMissingError/IndexMismatchError if it can't answer)."""
     retriever = build_retriever(settings, index, embeddings, store)
     info, _ = index.live_collection(store, embedding_id(settings))
-    return build_chain(retriever, llm, currency=info.currency, guarded=settings.pipeline == "guarded")
+    return build_chain(retriever, llm, store=StoreFacts.of(info), guarded=settings.pipeline == "guarded")
 
 
 __all__ = ["build_embeddings", "build_index", "build_llm", "build_retriever", "build_store_chain"]

@@ -52,6 +52,16 @@ def is_row(doc: Document) -> bool:
     return doc.metadata.get("kind", "row") == "row"
 
 
+def section_values(doc: Document, keys: tuple[str, ...] = ()) -> list[str]:
+    """The row's section at every level (category, family, sub-category...: ``keys`` from ingest)."""
+    return [str(doc.metadata[k]) for k in (keys or ("category",)) if doc.metadata.get(k)]
+
+
+def in_sections(doc: Document, sections: tuple[str, ...], keys: tuple[str, ...] = ()) -> bool:
+    """Is the row in one of the named sections, at any level?"""
+    return bool(sections) and any(v in sections for v in section_values(doc, keys))
+
+
 def allergen_name(allergen: str, language: str) -> str:
     """A canonical allergen ("nuts") as staff read it in ``language`` ("frutos secos")."""
     return ALLERGEN_ES[allergen] if language == "es" else allergen

@@ -214,6 +214,13 @@ def currency_label(code: str) -> str:
 # --------------------------------------------------------------------------- field guard
 
 
+COLOUR_WORDS = (  # whole words (see has_evidence), both languages
+    "black", "white", "red", "blue", "green", "yellow", "grey", "gray", "silver", "gold", "pink", "purple", "orange",
+    "brown", "beige", "negro", "negra", "blanco", "blanca", "rojo", "roja", "azul", "verde", "amarillo", "amarilla",
+    "gris", "plateado", "plateada", "dorado", "dorada", "rosa", "morado", "morada", "naranja", "marron", "inox",
+)
+
+
 @dataclass(frozen=True)
 class FieldConcept:
     """A kind of fact a question can ask for, with words that show a row has it."""
@@ -224,12 +231,14 @@ class FieldConcept:
 
 
 CONCEPTS: tuple[FieldConcept, ...] = (
-    FieldConcept({"en": "calories", "es": "las calorías"}, (r"\bcalori", r"\bkcal\b", r"\bkilocalori", r"\bkilojoule", r"\bkj\b"), ("calori", "kcal", "kj")),
+    FieldConcept({"en": "calories", "es": "las calorías"}, (r"\bcalori", r"\bkcal\b", r"\bkilocalori", r"\bkilojoule", r"\bkj\b"), ("calori", "kcal", "kj", "energ", "nutri")),
     FieldConcept({"en": "the weight", "es": "el peso"}, (r"\bweigh", r"\bpeso\b", r"\bpesa\b", r"\bcuanto pesa"), ("weight", "peso", "kg", "grams", "gramos", "lbs", "oz", "pounds", "libras")),
     FieldConcept({"en": "the dimensions", "es": "las dimensiones"}, (r"\bdimension", r"\bmedidas\b", r"\bhow tall\b", r"\bhow wide\b"), ("dimension", "dimensions", "medidas", "mm", "cm")),
-    FieldConcept({"en": "the price", "es": "el precio"}, (r"\bprice", r"\bprecio", r"\bcost", r"\bcuest", r"\bcuanto vale", r"\bhow much (is|are)\b"), ("price", "precio", "$", "€", "cost", "pvp", "importe")),
-    FieldConcept({"en": "the stock level", "es": "las existencias"}, (r"\bin stock\b", r"\bstock\b", r"\bunits? left\b", r"\bexistencias\b", r"\bquedan\b", r"\bunidades\b"), ("stock", "existencias", "qty", "quantity", "cantidad", "unidades", "units")),
-    FieldConcept({"en": "the colours", "es": "los colores"}, (r"\bcolou?rs?\b", r"\bcolores\b"), ("color", "colour", "colores")),
+    # "how much is in a pack" asks a quantity, not a price; "how many units come in the box" is not stock
+    FieldConcept({"en": "the price", "es": "el precio"}, (r"\bprice", r"\bprecio", r"\bcost", r"\bcuest", r"\bcuanto vale", r"\bhow much (is|are)\b(?! (in|inside)\b)(?!.*\b(contain|weigh|hold)\b)"), ("price", "precio", "$", "€", "cost", "pvp", "importe", "tarifa")),
+    FieldConcept({"en": "the stock level", "es": "las existencias"}, (r"\bin stock\b", r"\bstock\b(?!.*\b(box|pack|caja|paquete)\b)", r"\bunits? left\b", r"\bexistencias\b", r"\bquedan\b", r"\bunidades (hay|quedan|disponibles|en stock)\b"), ("stock", "existencias", "qty", "quantity", "cantidad", "unidades", "units", "saldo", "disponible")),
+    # a colour named in a description ("funda roja") is evidence too, not only a colour column
+    FieldConcept({"en": "the colours", "es": "los colores"}, (r"\bcolou?rs?\b", r"\bcolores\b"), ("color", "colour", "colores", *COLOUR_WORDS)),
     FieldConcept({"en": "the warranty", "es": "la garantía"}, (r"\bwarrant", r"\bgarantia"), ("warrant", "garantia")),
     FieldConcept({"en": "the battery capacity (mAh)", "es": "la capacidad de la batería (mAh)"}, (r"\bmah\b", r"\bbattery capacity\b", r"\bcapacidad de (la )?bateria\b", r"\bmiliamperios\b"), ("mah", "miliamperio")),
     FieldConcept({"en": "the release date", "es": "la fecha de lanzamiento"}, (r"\brelease date\b", r"\bwhen was .* released\b", r"\bfecha de lanzamiento\b"), ("release", "lanzamiento")),
@@ -243,7 +252,11 @@ def doc_text(doc: Document) -> str:
 
 def has_evidence(text: str, concept: FieldConcept) -> bool:
     """Does normalised row text mention the concept? Words match whole ("gram" is not in "programming")."""
-    return any((e in text) if not e.isalpha() else re.search(rf"\b{re.escape(e)}", text) is not None for e in concept.evidence)
+    return any((e in text) if not e.isalpha() else re.search(rf"\b{re.escape(e)}{_END if e in COLOUR_WORDS else ''}", text)
+               is not None for e in concept.evidence)
+
+
+_END = r"\b"  # colour words match whole ("red" is not in "reduced")
 
 
 def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConcept]:
@@ -256,9 +269,58 @@ def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConce
 _CODE_RE = re.compile(r"\b(?=[a-z0-9]*[a-z])(?=[a-z0-9]*\d)[a-z0-9]{2,}\b")
 
 
+# "Will it fit on an LA165?", "¿sirve para mi Moto G?": what follows names the customer's own thing, not a product.
+_THEIR_OWN = re.compile(r"\b(on|with|for|from|into|fit|fits|compatible|replace|replaces|para|con|de mi|en mi|a mi)"
+                        r"\s+(an?|my|the|mi|un|una|el|la|mis|los)?\s*([a-z]+\s+)?$")
+
+
+def _their_own(question: str, start: int) -> bool:
+    return _THEIR_OWN.search(normalise(question[:start]).rstrip()) is not None
+
+
 def unknown_codes(question: str, corpus_words: set[str]) -> list[str]:
-    """Model codes in the question ("S24", "PS5") that appear in no row: that product is not sold."""
-    return [c for c in _CODE_RE.findall(normalise(question)) if c not in corpus_words]
+    """Model codes in the question ("S24", "PS5") that start no word of any row: that product is not sold.
+
+    A prefix of a longer code counts as known ("RT42" of "RT42K5060SL"); a code that names the
+    customer's own appliance ("will it fit my LA165?") is not a product asked about.
+    """
+    q = normalise(question)
+    return [m.group() for m in _CODE_RE.finditer(q)
+            if m.group() not in corpus_words and not _their_own(question, m.start())
+            and not any(w.startswith(m.group()) for w in corpus_words if w[:2] == m.group()[:2])]
+
+
+# A capitalised word inside a question ("the LG Gram", "una tele Sony") or an all-caps brand ("TCL") is a
+# name: when no row has it, the product named is not sold, whatever similar rows retrieval found.
+_NAME_WORD = re.compile(r"(?<![\w¿¡])(?:[A-ZÁÉÍÓÚÑ]{2,}[a-z]?\b|[A-ZÁÉÍÓÚÑ][a-záéíóúüñ]+(?:[A-ZÁÉÍÓÚÑ][a-záéíóúüñ]*)*)")
+_NOT_NAMES = {
+    "i", "im", "ive", "id", "ok", "hi", "hello", "hola", "please", "thanks", "gracias", "yes", "no", "si",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "lunes", "martes", "miercoles",
+    "jueves", "viernes", "sabado", "domingo", "january", "february", "march", "april", "may", "june", "july",
+    "august", "september", "october", "november", "december", "english", "spanish", "ingles", "espanol",
+    "usd", "us", "eur", "euro", "euros", "tv", "pc", "usb", "ok", "faq", "what", "which", "how", "do", "does", "is",
+    "are", "can", "the", "and", "que", "cual", "cuanto", "cuanta", "tienen", "hay", "me", "the",
+}
+
+
+def unknown_names(question: str, corpus_words: set[str], near=None) -> list[str]:
+    """Names in the question (capitalised inside it, or in capitals) that appear in no row.
+
+    The first word of the question and of each sentence is not a name by its capital alone.
+    ``near(word)`` may return catalog words a misspelt name is close to (then it is known).
+    """
+    out = []
+    for m in _NAME_WORD.finditer(question):
+        before = question[: m.start()].rstrip(" \"'«“(")
+        if not before or before[-1] in ".!?¿¡:" and not m.group().isupper():
+            continue  # sentence start: "Which…", "¿Tienen…"
+        word = normalise(m.group())
+        if word in _NOT_NAMES or word in corpus_words or len(word) < 2:
+            continue
+        if (near is not None and near(word)) or _their_own(question, m.start()):
+            continue
+        out.append(m.group())
+    return out
 
 
 def missing_field_message(concepts: Sequence[FieldConcept], docs: Sequence[Document], language: str) -> str:
@@ -314,6 +376,40 @@ def ungrounded_numbers(answer: str, question: str, docs: Sequence[Document]) -> 
         known |= numbers_in(d.page_content)
         known |= {_canon_number(str(v)) for v in d.metadata.values() if isinstance(v, (int, float))}
     return sorted(n for n in numbers_in(answer) if n not in known)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) -> list[str]:
+    """Numbers stated in a sentence that names a row but that this row (or another row named in the
+    same sentence) does not hold: "the X costs 24.50" when 24.50 is the price of the Y.
+
+    A number that some cited row holds passes :func:`ungrounded_numbers`; it must also belong to the
+    product the sentence is about. Sentences that name no row are left to that check.
+    """
+    known = numbers_in(question)
+    aliases = sorted(((a, i) for i, d in enumerate(docs) if is_row(d)
+                      for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
+                     key=lambda x: -len(x[0]))
+    wrong: set[str] = set()
+    for sentence in _SENTENCE.split(answer):
+        stated = numbers_in(sentence) - known
+        if not stated:
+            continue
+        text = f" {phrase(sentence)} "
+        named: set[int] = set()
+        for alias, i in aliases:
+            if alias and f" {alias} " in text:
+                named.add(i)
+                text = text.replace(f" {alias} ", "  ")
+        if not named:
+            continue
+        holds = set().union(*(numbers_in(docs[i].page_content) | {_canon_number(str(v)) for v in docs[i].metadata.values()
+                                                                  if isinstance(v, (int, float))} for i in named))
+        holds |= set().union(*(numbers_in(str(docs[i].metadata.get("name", ""))) for i in named))
+        wrong |= stated - holds
+    return sorted(wrong)
 
 
 def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:

@@ -23,8 +23,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, is_row, matches, parse_filters
-from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes
+from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, in_sections, is_row, matches, parse_filters, section_values
+from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes, unknown_names
 from rag.store import CatalogIndex, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
 
@@ -60,13 +60,14 @@ class Interpretation:
 class LexicalIndex:
     """BM25 plus name/id lookups over one collection version (built once per version)."""
 
-    def __init__(self, docs: list[Document]) -> None:
+    def __init__(self, docs: list[Document], category_keys: tuple[str, ...] = ()) -> None:
         self.docs = docs
+        self.category_keys = tuple(category_keys) or ("category",)
         corpus = [tokenize(f"{d.page_content} {d.metadata.get('id', '')}") for d in docs]
         self.bm25 = BM25Okapi(corpus) if corpus else None
         self.position = {d.id: k for k, d in enumerate(docs)}
         self.by_id = {normalise(str(d.metadata.get("id", d.id))): k for k, d in enumerate(docs)}
-        self.categories = {str(d.metadata["category"]) for d in docs if d.metadata.get("category")}
+        self.categories = {v for d in docs for v in section_values(d, self.category_keys)}
         category_tokens = {t for c in self.categories for t in tokenize(c)}
         self.name_tokens = [set(tokenize(str(d.metadata.get("name", "")))) - GENERIC - category_tokens for d in docs]
         self.name_df: dict[str, int] = {}
@@ -98,7 +99,7 @@ class LexicalIndex:
             key_rows.setdefault(phrase_key(a), set()).update(rows)
         self.aliases = {a: tuple(sorted(rows)) for a, rows in key_rows.items() if len({self.phrases[k] for k in rows}) == 1}
         self.kind_words = [
-            re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.metadata.get('category', '')}"))
+            re.findall(r"[a-z0-9]+", normalise(" ".join([str(d.metadata.get("name", "")), *section_values(d, self.category_keys)])))
             if is_row(d) else [] for d in docs
         ]
         self.texts = [doc_text(d) for d in docs]
@@ -205,7 +206,7 @@ class CatalogRetriever(BaseRetriever):
                     Document(id=i, page_content=t or "", metadata=m or {})
                     for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
                 ]
-                self._lexical = LexicalIndex(docs)
+                self._lexical = LexicalIndex(docs, tuple(info.fields.get("category", ())))
                 self._version = info.collection
                 self._line_vectors.clear()
             return info, col, self._lexical
@@ -253,14 +254,16 @@ class CatalogRetriever(BaseRetriever):
         matching = 0
         if list_question and filt.hard:
             rows = [d for d in lex.docs if is_row(d) and matches(d, filt)]
-            scoped = [d for d in rows if d.metadata.get("category") in filt.categories]
+            scoped = [d for d in rows if in_sections(d, filt.categories, lex.category_keys)]
             matching = len(scoped or rows)
         asked = [t for t in tokenize(EXISTS.sub(" ", normalise(query))) if len(t) >= 3]
         unknown_subject = (bool(EXISTS.search(normalise(query))) and bool(asked) and not any(t in lex.vocab for t in asked)
                            and not lex.near_words(EXISTS.sub(" ", normalise(query))))
         kind = () if (filt.hard or full or exact) else tuple(lex.docs[i].id for i in lex.kind(query))
-        return Interpretation(filt, named, full, exact, list_question, matching, tuple(unknown_codes(query, lex.words)),
-                              unknown_subject, kind)
+        # "How much is the Sony VAIO?" when no row says Sony: a named product the shop does not sell
+        unknown = tuple(unknown_codes(query, lex.words)) + tuple(
+            n for n in unknown_names(query, lex.words, lex.near_words) if not (full or exact))
+        return Interpretation(filt, named, full, exact, list_question, matching, unknown, unknown_subject, kind)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return self.retrieve(query)[0]
@@ -296,7 +299,7 @@ class CatalogRetriever(BaseRetriever):
                         bump(d, 0.0)
                 fused = {i: s for i, s in fused.items() if i in allowed}
         for doc_id in fused:
-            if filt.categories and pool[doc_id].metadata.get("category") in filt.categories:
+            if in_sections(pool[doc_id], filt.categories, lex.category_keys):
                 fused[doc_id] += 0.5 / (RRF_K + 1)
         for doc_id in meaning.kind_ids[: self.filtered_list_k]:
             bump(lex.docs[lex.position[doc_id]], FULL_NAME_BOOST)
@@ -355,7 +358,7 @@ class CatalogRetriever(BaseRetriever):
         """'The cheapest pasta': rows of the named category, ordered by price, go first."""
         priced = [
             d for d in lex.docs
-            if d.metadata.get("category") in filt.categories and isinstance(d.metadata.get("price"), (int, float))
+            if in_sections(d, filt.categories, lex.category_keys) and isinstance(d.metadata.get("price"), (int, float))
             and (d.id in fused or not filt.hard)
         ]
         priced.sort(key=lambda d: d.metadata["price"], reverse=filt.sort == "desc")

@@ -44,7 +44,10 @@ class StoreInfo:
     count: int
     updated_at: str
     sources: dict[str, Any] = field(default_factory=dict)  # file name -> {"rows": n, "path": ..., "ingested_at": ...}
-    currency: str = "USD"
+    currency: str = ""  # ISO code detected at ingest (or set by the user); "" = not known, amounts shown bare
+    currency_source: str = ""  # where the currency came from: "override", "price cells", "header", "text", ""
+    language: str = ""  # "es"/"en": the catalog's own language (how amounts are written), "" = not known
+    fields: dict[str, list[str]] = field(default_factory=dict)  # role -> metadata keys (see ingest.mapping.field_keys)
 
 
 def make_client(settings: Settings) -> ClientAPI:
@@ -92,6 +95,9 @@ class CatalogIndex:
             "updated_at": info.updated_at,
             "sources": json.dumps(info.sources, ensure_ascii=False),
             "currency": info.currency,
+            "currency_source": info.currency_source,
+            "language": info.language,
+            "fields": json.dumps(info.fields, ensure_ascii=False),
         }
         self._registry().upsert(ids=[info.store], documents=[info.store], metadatas=[meta], embeddings=[[1.0]])
 
@@ -154,7 +160,10 @@ def _info_from_meta(store: str, meta: dict[str, Any]) -> StoreInfo:
         count=int(meta["count"]),
         updated_at=meta["updated_at"],
         sources=json.loads(meta.get("sources") or "{}"),
-        currency=meta.get("currency", "USD"),
+        currency=meta.get("currency", ""),
+        currency_source=meta.get("currency_source", ""),
+        language=meta.get("language", ""),
+        fields=json.loads(meta.get("fields") or "{}"),
     )
 
 

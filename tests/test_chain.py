@@ -9,6 +9,10 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag.chain import Answer, ask, build_chain, source_row, stream_answer, validate_question
 from rag.errors import QuestionError
+from rag.money import Money
+from rag.query import StoreFacts
+
+USD = StoreFacts(Money("USD", "en"))
 
 
 class ListRetriever(BaseRetriever):
@@ -36,7 +40,7 @@ ROWS = [
 
 
 def test_answer_cites_the_row_it_names_and_keeps_all_retrieved():
-    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 Pro costs $999."]))
+    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 Pro costs $999."]), store=USD)
     ans = ask(chain, "How much is the iPhone 15 Pro?")
     assert not ans.refused
     assert ans.answer == "The iPhone 15 Pro costs $999."
@@ -75,7 +79,7 @@ def test_an_answer_with_an_invented_number_is_withheld_and_the_rows_shown():
     chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $749 [1]."]))
     ans = ask(chain, "Tell me about the iPhone 15.")
     assert ans.ungrounded == ["749"] and not ans.grounded and ans.to_dict()["grounded"] is False
-    assert ans.refused and ans.method == "guard" and "749" not in ans.answer
+    assert ans.refused and ans.method == "guard:unverified" and "749" not in ans.answer
     assert ans.answer == "I could not check that answer against the catalog, so here are the rows it should come from."
     assert ans.sources and ans.sources[0].id == ROWS[0].id
 
@@ -87,7 +91,7 @@ def test_the_plain_baseline_shows_what_the_model_wrote_so_the_report_measures_it
 
 
 def test_streaming_yields_text_then_answer():
-    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]))
+    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]), store=USD)
     pieces = list(stream_answer(chain, "iPhone 15 price?"))
     text = "".join(p for p in pieces if isinstance(p, str))
     assert text == "The iPhone 15 costs $799."
@@ -96,7 +100,7 @@ def test_streaming_yields_text_then_answer():
 
 
 def test_to_dict_shape():
-    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]))
+    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]), store=USD)
     d = ask(chain, "iPhone 15 price?").to_dict()
     assert set(d) >= {"answer", "refused", "sources", "timings"}
     assert d["sources"][0]["id"] == "TS-PHN-001" and d["sources"][0]["name"] == "iPhone 15"
@@ -120,3 +124,19 @@ def test_source_row_puts_id_and_name_first():
 def test_bad_questions_are_refused_with_a_clear_message(question, message):
     with pytest.raises(QuestionError, match=message.replace("(", r"\(").replace(".", r"\.")):
         validate_question(question, 2000)
+
+
+def test_a_number_from_another_row_is_withheld_even_though_a_cited_row_has_it():
+    """The price of the iPhone 15 Pro stated for the iPhone 15: both rows were shown, the sentence names one."""
+    chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $999."]), store=USD)
+    ans = ask(chain, "How much is the iPhone 15?")
+    assert ans.refused and ans.method == "guard:unverified" and ans.ungrounded == ["999"]
+
+
+def test_amounts_are_written_in_the_store_currency_never_a_default_symbol():
+    eur = StoreFacts(Money("EUR", "es"))
+    ans = ask(build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["El iPhone 15 cuesta $799."]), store=eur),
+              "¿Cuánto cuesta el iPhone 15?")
+    assert ans.answer == "El iPhone 15 cuesta 799,00 €." and not ans.refused
+    unknown = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]))
+    assert ask(unknown, "How much is the iPhone 15?").answer == "The iPhone 15 costs 799."

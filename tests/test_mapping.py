@@ -14,7 +14,10 @@ from ingest.mapping import (
     ROLES,
     ColumnMapping,
     content_hash,
+    currency_hint,
+    currency_in_text,
     detect_roles,
+    field_keys,
     embedding_text,
     parse_price,
     row_to_document,
@@ -36,13 +39,15 @@ def assert_chroma_safe(metadata: dict) -> None:
 
 
 def test_english_headers_get_every_role() -> None:
-    headers = ["SKU", "Name", "Price", "Currency", "Category", "Brand", "Description", "Qty", "Tags", "Color"]
+    headers = ["SKU", "Name", "Price", "Currency", "Category", "Brand", "Description", "Qty", "Tags", "Color",
+               "Price per kg", "Pack size", "Nutrition", "Subcategory"]
     mapping = detect_roles(headers)
     assert mapping.roles == {
         "SKU": "id", "Name": "name", "Price": "price", "Currency": "currency", "Category": "category",
         "Brand": "brand", "Description": "description", "Qty": "stock", "Tags": "tags",
+        "Price per kg": "unit_price", "Pack size": "format", "Nutrition": "nutrition", "Subcategory": "category",
     }
-    assert set(mapping.roles.values()) == set(ROLES)
+    assert set(mapping.roles.values()) == set(ROLES) - {"price_option"}  # portion prices are named in a mapping
     assert mapping.headers == tuple(headers)
 
 
@@ -320,3 +325,39 @@ def test_text_sections_are_embedded_whole() -> None:
     section = Document(page_content="Returns\n- 30 days with the receipt. " * 20, id="p#returns",
                        metadata={"id": "p#returns", "name": "Returns", "kind": "section"})
     assert embedding_text(section) == section.page_content
+
+
+def test_a_letter_lost_to_a_bad_conversion_still_matches() -> None:
+    """An ERP export whose accents became U+FFFD: Art\ufffdculo, Descripci\ufffdn, Agrupaci\ufffdn."""
+    headers = ["Art\ufffdculo", "Descripci\ufffdn", "Dep\ufffdsito", "Saldo disponible", "Agrupaci\ufffdn", "Precio tarjeta"]
+    assert detect_roles(headers).roles == {
+        "Art\ufffdculo": "id", "Descripci\ufffdn": "name", "Saldo disponible": "stock",
+        "Agrupaci\ufffdn": "category", "Precio tarjeta": "price",
+    }
+
+
+@pytest.mark.parametrize(("header", "role"), [
+    ("Price_euros", "price"), ("laptop_ID", "id"), ("Company", "brand"), ("TypeName", "category"),
+    ("Precio (€/kg)", "unit_price"), ("Precio por litro", "unit_price"), ("Formato", "format"),
+    ("Información nutricional", "nutrition"), ("Subcategoría", "category"),
+])
+def test_more_header_shapes(header: str, role: str) -> None:
+    assert detect_roles([header]).roles == {header: role}
+
+
+def test_category_levels_and_portion_prices() -> None:
+    """Several category columns are levels; portion prices of 0 are not offered, the lowest is the price."""
+    headers = ["producto", "categoria", "subcategoria", "tapa", "racion"]
+    mapping = detect_roles(headers, {"tapa": "price_option", "racion": "price_option"})
+    doc = row_to_document({"producto": "Croquetas", "categoria": "Frituras", "subcategoria": "Caseras", "tapa": 0.0,
+                           "racion": 9.5}, mapping=mapping, source="m.json", line=1)
+    assert doc.metadata["category"] == "Frituras" and doc.metadata["subcategoria"] == "Caseras"
+    assert doc.metadata["price"] == 9.5 and doc.metadata["racion"] == 9.5 and "tapa" not in doc.metadata
+    assert "tapa" not in doc.page_content
+    assert field_keys(mapping) == {"category": ["category", "subcategoria"], "price_option": ["tapa", "racion"]}
+
+
+def test_currency_from_the_header_words_and_from_other_cells() -> None:
+    assert currency_hint("Price_euros") == "EUR" and currency_hint("precio (€)") == "EUR" and currency_hint("Precio") is None
+    assert currency_in_text("0,49 €/L") == "EUR" and currency_in_text("$1,799.99") == "USD"
+    assert currency_in_text("Sardinas 2 euros/ unidad") == "EUR" and currency_in_text("6 x 1,5 L") is None

@@ -6,10 +6,14 @@ import pytest
 from langchain_core.documents import Document
 
 from rag.direct import direct_answer
+from rag.money import Money
+from rag.query import Query, StoreFacts
 from rag.evaluate import answer_correct, EvalItem, load_items, retrieval_ranks, score
 from rag.factory import build_retriever
 from rag.filters import QueryFilter, matches, parse_filters
 from rag.prompts import detect_language
+
+USD = StoreFacts(Money("USD", "en"))  # the techstore sample prices in dollars (as its policies say)
 
 from .conftest import DATA
 
@@ -50,7 +54,7 @@ def test_filtered_list_contains_only_matching_rows(retrievers):
     assert all(d.metadata["price"] <= 1000 for d in docs)
     meaning = r.interpret("Which laptops are under $1,000?")
     assert meaning.list_question and meaning.matching == 6
-    answer = direct_answer("en", docs, meaning)
+    answer = direct_answer(Query("", "en", tuple(docs), meaning, USD))
     assert answer.text.splitlines()[0] == "From the catalog (Laptops, price ≤ $1,000.00):"
     assert answer.text.splitlines()[1] == "- Lenovo IdeaPad Slim 3 15 — $449.00"
     assert len(answer.cited) == 6
@@ -61,7 +65,7 @@ def test_dietary_list_is_complete_and_counted(retrievers):
     q = "¿Tienen opciones vegetarianas?"
     docs, meaning = r.invoke(q), r.interpret(q)
     assert all(matches(d, QueryFilter(tags=("vegetarian",))) for d in docs)
-    answer = direct_answer("es", docs, meaning)
+    answer = direct_answer(Query("", "es", tuple(docs), meaning, USD))
     assert answer.text.startswith("Opciones del catálogo (vegetariano):\n- Sorbete de Limón — $5.00")
     assert answer.text.endswith(f"… y {meaning.matching - 12} más.")
 
@@ -73,7 +77,7 @@ def test_named_dish_yes_no_uses_its_own_tags(retrievers):
                                                                  "Descripción: ")]:
         meaning = r.interpret(q)
         docs = r.focus(r.invoke(q), meaning)
-        assert direct_answer("en" if q.startswith("Is") else "es", docs, meaning).text.startswith(expected)
+        assert direct_answer(Query(q, "en" if q.startswith("Is") else "es", tuple(docs), meaning, USD)).text.startswith(expected)
 
 
 def test_focus_keeps_only_the_named_product(retrievers):
@@ -146,15 +150,15 @@ def test_direct_answer_is_none_for_open_questions():
     docs = [Document(id="x", page_content="X", metadata={"name": "X", "price": 1.0})]
     from rag.retrieval import Interpretation
 
-    assert direct_answer("en", docs, Interpretation(filter=QueryFilter())) is None
-    assert direct_answer("en", docs, None) is None
+    assert direct_answer(Query("", "en", tuple(docs), Interpretation(filter=QueryFilter()))) is None
+    assert direct_answer(Query("", "en", tuple(docs), None)) is None
 
 
 def test_stock_question_about_a_named_product_is_answered_from_the_stock_field(retrievers):
     r = retrievers["techstore"]
     q = "¿Tienen en stock el Samsung Galaxy A54?"
     meaning = r.interpret(q)
-    answer = direct_answer("es", r.focus(r.invoke(q), meaning), meaning)
+    answer = direct_answer(Query(q, "es", tuple(r.focus(r.invoke(q), meaning)), meaning, USD))
     assert answer.text == "No, «Samsung Galaxy A54 5G» está agotado (0 en stock)."
     assert answer.cited == ("TS-PHN-006",)
 
@@ -176,7 +180,7 @@ def test_products_are_named_the_way_staff_say_them(retrievers, store, question, 
 
 def _direct(r, question, language):
     docs, meaning = r.retrieve(question)
-    return direct_answer(language, r.focus(docs, meaning), meaning, "USD", question)
+    return direct_answer(Query(question, language, tuple(r.focus(docs, meaning)), meaning, USD))
 
 
 def test_price_comparison_and_total_come_from_the_rows(retrievers):
