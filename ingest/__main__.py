@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def run(
     from rag.models import embedding_id
 
     settings = settings or load_settings()
+    if currency is not None and not re.fullmatch(r"[A-Za-z]{3}", currency.strip()):
+        raise CatalogFileError(f"--currency {currency!r} is not a currency code: use three letters such as EUR, USD or ARS.")
+    currency = currency.strip().upper() if currency else None
     if paths:
         jobs = {validate_store_name(store or settings.default_store): expand_paths(paths)}
     else:

@@ -270,8 +270,8 @@ _CODE_RE = re.compile(r"\b(?=[a-z0-9]*[a-z])(?=[a-z0-9]*\d)[a-z0-9]{2,}\b")
 
 
 # "Will it fit on an LA165?", "¿sirve para mi Moto G?": what follows names the customer's own thing, not a product.
-_THEIR_OWN = re.compile(r"\b(on|with|for|from|into|fit|fits|compatible|replace|replaces|para|con|de mi|en mi|a mi)"
-                        r"\s+(an?|my|the|mi|un|una|el|la|mis|los)?\s*([a-z]+\s+)?$")
+_THEIR_OWN = re.compile(r"\b(on|in|with|for|from|into|fit|fits|compatible|replace|replaces|para|con|de mi|en mi|a mi)"
+                        r"(\s+(an?|my|the|mi|un|una|el|la|mis|los))?(\s+[a-z]+)?$")
 
 
 def _their_own(question: str, start: int) -> bool:

@@ -221,3 +221,36 @@ def test_reads_are_paged_so_large_stores_work(shop, monkeypatch):
     index = build_index(settings)
     got = rag.store.get_all(index.collection(index.info("shop").collection), ["metadatas"])
     assert sorted(got["ids"]) == [f"SKU-{i:03d}" for i in range(5)] and len(got["metadatas"]) == 5
+
+
+def test_the_store_records_its_currency_language_and_field_roles(shop):
+    """Decided once at ingest, read by the assistant: never a default currency; an override is kept."""
+    settings, tmp = shop
+    header = ["código", "producto", "categoría", "subcategoría", "precio", "descripción"]
+    rows = [["A1", "Yogur natural", "Lácteos", "Yogures", "1,25", "Pack de cuatro yogures naturales de vaca"],
+            ["A2", "Leche entera", "Lácteos", "Leches", "0,99", "Leche entera de vaca en brick de un litro"]]
+    f = write_csv(tmp / "super.csv", rows, header)
+    report = run([f], store="super", settings=settings)[0]
+    info = build_index(settings).info("super")
+    assert (report.currency, info.currency, info.currency_source) == ("", "", "")  # nothing says: no symbol
+    assert info.language == "es"
+    assert info.fields["category"] == ["category", "subcategoría"] and info.fields["price"] == ["price"]
+    again = run([f], store="super", settings=settings, currency="eur")[0]  # nothing else changed: facts only
+    info = build_index(settings).info("super")
+    assert (again.currency, info.currency, info.currency_source, again.embedded) == ("EUR", "EUR", "override", 0)
+    run([f], store="super", settings=settings)  # a later plain ingest keeps the user's choice
+    assert build_index(settings).info("super").currency == "EUR"
+
+
+def test_currency_from_amounts_written_in_the_rows(shop):
+    settings, tmp = shop
+    rows = [[f"S{i}", f"Aceite {i}", "Aceites", f"{3 + i}.50", "5", f"Botella de 1 L ({3 + i},50 €/L)"] for i in range(3)]
+    run([write_csv(tmp / "p.csv", rows)], store="oil", settings=settings)
+    info = build_index(settings).info("oil")
+    assert (info.currency, info.currency_source) == ("EUR", "text")
+
+
+def test_a_currency_that_is_not_a_code_is_refused_with_the_fix(shop):
+    settings, tmp = shop
+    with pytest.raises(CatalogFileError, match="three letters such as EUR"):
+        run([write_csv(tmp / "p.csv", base_rows(1))], store="shop", settings=settings, currency="euros")

@@ -201,3 +201,49 @@ def test_section_lines_fuse_shared_words_and_meaning():
     assert section_lines(lines, {"monda", "open"}, "2,0,1,3", limit=2) == ["Abierto de martes a domingo.", "Lunes: cerrado."]
     assert section_lines(lines, {"domin"}, "", limit=4) == lines[:2]  # words only
     assert section_lines(lines, set(), "", limit=2) == lines  # nothing to go by: every line
+
+
+def test_a_named_product_no_row_has_is_unknown_whatever_similar_rows_exist():
+    from rag.prompts import unknown_names
+
+    words = {"lenovo", "legion", "asus", "zenbook", "kanji", "tv", "samsung"}
+    assert unknown_names("How much is the Sony VAIO SX14?", words) == ["Sony", "VAIO"]
+    assert unknown_names("¿Cuánto sale la tele TCL de 50 pulgadas?", words) == ["TCL"]
+    assert unknown_names("¿Cuánto cuesta la botella de Beronia Edición Limitada?", {"beronia", "edicion", "limitada"}) == []
+    assert unknown_names("How much is the Lenovo Legion?", words) == []  # sentence start and known words
+    assert unknown_names("Does the Kanji TV work with my Chromecast?", words) == []  # the customer's own thing
+    assert unknown_names("How much is the Kanji 65 inch QLED TV in US dollars?", words | {"qled"}) == []
+
+
+def test_unknown_codes_accept_a_prefix_of_a_longer_code_and_skip_the_customers_own_model():
+    from rag.prompts import unknown_codes
+
+    words = {"rt42k5060sl", "mower", "deck"}
+    assert unknown_codes("What is the capacity of the Samsung RT42 fridge?", words) == []
+    assert unknown_codes("Will the mower deck kit work on an LA165?", words) == []
+    assert unknown_codes("Will it fit in an Amana DLE330RAW?", words) == []
+    assert unknown_codes("How much is the RT38?", words) == ["rt38"]
+
+
+def test_a_number_must_belong_to_the_row_its_sentence_names():
+    from rag.prompts import misattributed_numbers
+
+    rows = [MACBOOK, IPHONE]
+    assert misattributed_numbers('The MacBook Pro 14" M2 costs 799.', "How much is the MacBook?", rows) == ["799"]
+    assert misattributed_numbers('The MacBook Pro 14" M2 costs 1,999.00.', "How much is the MacBook?", rows) == []
+    assert misattributed_numbers("Ours start at 799.", "cheapest?", rows) == []  # names no row: left to the other check
+    both = 'The iPhone 15 costs 799 and the MacBook Pro 14" M2 costs 1999.'
+    assert misattributed_numbers(both, "compare", rows) == []
+
+
+@pytest.mark.parametrize(("question", "row_text", "missing"), [
+    ("What colour is the phone case?", "Phone case\ndescription: a slim case in matte black", []),
+    ("¿De qué color es la funda?", "Funda\ndescripción: funda de silicona roja", []),
+    ("What colour is the charger?", "Charger\ndescription: reduced size, 65 W", ["the colours"]),  # "red" is not in "reduced"
+    ("How much is in a pack?", "Yogur natural\nformato: pack 4 x 125 g", []),
+    ("How many units come in the box?", "Tornillos\nformato: caja de 100 unidades", []),
+    ("How many calories does it have?", "Granola\nnutrition: energía 450 kcal/100 g", []),
+])
+def test_the_asked_field_guard_reads_values_and_descriptions(question, row_text, missing):
+    doc = Document(id="r", page_content=row_text, metadata={"id": "r", "name": row_text.split("\n")[0]})
+    assert [c.name["en"] for c in missing_concepts(question, [doc])] == missing
