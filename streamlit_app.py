@@ -10,7 +10,7 @@ import streamlit as st
 
 from app_pages.components import progress_callback, store_summary
 from app_pages.resources import get_embeddings, get_index, get_settings
-from ingest.__main__ import run as run_ingest
+from ingest.pipeline import run as run_ingest
 from rag.errors import AssistantError, IngestLockedError
 
 st.set_page_config(page_title="Catalog assistant", page_icon="🛍️", layout="wide")

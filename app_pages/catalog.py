@@ -11,7 +11,7 @@ import streamlit as st
 
 from app_pages.components import current_store, ingest_report, plural, progress_callback, sources_table, when
 from app_pages.resources import catalog_rows, get_embeddings, get_index, get_settings
-from ingest.__main__ import run as run_ingest
+from ingest.pipeline import run as run_ingest
 from ingest.indexer import IngestReport
 from ingest.loaders import SUPPORTED_SUFFIXES
 from rag.errors import AssistantError

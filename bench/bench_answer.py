@@ -117,11 +117,14 @@ class Raw:
 def run_chain(settings, questions, llm, raw: Raw):
     from rag.chain import stream_answer
     from rag.factory import build_embeddings, build_index, build_store_chain
-    from rag.prompts import LANGUAGE_NAMES, PROMPT, currency_label, format_rows, prompt_rows
+    from rag.lexicon import WORDS
+    from rag.prompts import PROMPT, format_rows, prompt_rows
+    from rag.query import StoreFacts
 
     index = build_index(settings)
     emb = build_embeddings(settings)
     chains = {s: build_store_chain(settings, index, emb, llm, s) for s in {s for s, _ in questions}}
+    facts = {s: StoreFacts.of(index.info(s)) for s in chains}
     rows, prompts = [], []
     for store, q in questions:
         t0 = time.perf_counter()
@@ -139,8 +142,8 @@ def run_chain(settings, questions, llm, raw: Raw):
         if used_llm and final.retrieved:
             # the exact messages the chain sent, rebuilt from the rows it saw
             docs = prompt_rows(final.retrieved, q)
-            msgs = PROMPT.format_messages(context=format_rows(docs, q), question=q, language=LANGUAGE_NAMES[final.language],
-                                          currency=currency_label("USD"))
+            msgs = PROMPT.format_messages(context=format_rows(docs, q), question=q, language=WORDS[final.language].language_name,
+                                          currency=facts[store].money.label())
             prompts.append((len(rows) - 1, msgs))
     return rows, prompts
 
@@ -223,7 +226,7 @@ def measure(args) -> dict:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from ingest.__main__ import run as ingest
+    from ingest.pipeline import run as ingest
     from rag.chain import warm_up
     from rag.factory import build_llm
     from rag.settings import load_settings

@@ -298,7 +298,8 @@ class Bench:
 
     def ingest(self, label: str, path: Path, store: str):
         """(report, wall seconds, seconds inside the embedder), or None after recording the failure."""
-        from ingest.__main__ import _TqdmProgress, run
+        from ingest.__main__ import _TqdmProgress
+        from ingest.pipeline import run
 
         self.emb.seconds = 0.0
         profiler = None
@@ -347,9 +348,10 @@ def scale_run(rows: int, seed: int, sample: int = 1000) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from ingest.__main__ import _TqdmProgress, run
+    from ingest.__main__ import _TqdmProgress
+    from ingest.pipeline import run
     from ingest.loaders import load_file
-    from ingest.mapping import embedding_text
+    from rag.store import embedding_text
     from rag.factory import build_embeddings, build_index
     from rag.settings import load_settings
 
@@ -422,7 +424,7 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING)
     from ingest.loaders import load_file
-    from ingest.mapping import embedding_text
+    from rag.store import embedding_text
     from rag.factory import build_embeddings, build_index
     from rag.settings import load_settings
 

@@ -237,7 +237,7 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from ingest.__main__ import run as ingest
+    from ingest.pipeline import run as ingest
     from rag.evaluate import load_items
     from rag.factory import build_embeddings, build_index, build_retriever
     from rag.settings import load_settings

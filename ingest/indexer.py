@@ -24,10 +24,10 @@ from filelock import FileLock, Timeout
 from langchain_core.documents import Document
 
 from ingest.loaders import RowError, load_file
-from ingest.mapping import ColumnMapping, currency_in_text, embedding_text, field_keys
+from ingest.mapping import ColumnMapping, currency_in_text, field_keys
 from rag.errors import IngestLockedError
 from rag.prompts import detect_language
-from rag.store import CatalogIndex, StoreInfo, get_all, now_iso
+from rag.store import CatalogIndex, StoreInfo, embed_into, get_all, now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebu
     new_col = index.new_collection(store, version)
     try:
         _copy_unchanged(old_col, new_col, keep_ids, progress)
-        _embed_and_add(new_col, embeddings, to_embed, batch_size, progress)
+        embed_into(new_col, embeddings, to_embed, batch_size, progress)
         report.embedded = len(to_embed)
         kept_docs = [new_by_id[i] for i in keep_ids if i in new_by_id] + to_embed
         index.publish(
@@ -330,17 +330,3 @@ def _copy_unchanged(old_col, new_col, ids: list[str], progress: Progress | None)
         new_col.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"])
         if progress:
             progress("copy", min(start + COPY_BATCH, len(ids)), len(ids))
-
-
-def _embed_and_add(col, embeddings, docs: list[Document], batch_size: int, progress: Progress | None) -> None:
-    for start in range(0, len(docs), batch_size):
-        batch = docs[start : start + batch_size]
-        vectors = embeddings.embed_documents([embedding_text(d) for d in batch])
-        col.add(
-            ids=[d.id for d in batch],
-            embeddings=vectors,
-            documents=[d.page_content for d in batch],
-            metadatas=[d.metadata for d in batch],
-        )
-        if progress:
-            progress("embed", min(start + batch_size, len(docs)), len(docs))

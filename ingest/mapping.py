@@ -24,11 +24,13 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from rag.store import EMBED_TEXT_VERSION
+
 logger = logging.getLogger(__name__)
 
 ROLES = (
     "id", "name", "price", "currency", "category", "brand", "description", "stock", "tags",
-    "price_option", "unit_price", "format", "nutrition",
+    "price_option", "unit_price", "format", "nutrition", "allergens", "colours",
 )
 #: Roles several columns may hold: category levels (section > family > sub-category), prices of
 #: portions or sizes (``tapa``/``tabla``, ``small``/``large``: 0 or empty = not offered), unit or
@@ -75,6 +77,11 @@ _SYNONYMS: dict[str, frozenset[str]] = {
         "format", "formato", "pack", "package", "packaging", "envase", "presentacion", "tamano", "size", "contenido",
         "content", "net content", "contenido neto", "unidad de medida", "unit of measure", "uom", "pack size",
     }),
+    "allergens": frozenset({
+        "allergens", "allergen", "alergenos", "alergeno", "allergy info", "allergen info", "contains allergens",
+        "informacion de alergenos",
+    }),
+    "colours": frozenset({"color", "colour", "colors", "colours", "colores", "colorway", "available colors", "colores disponibles"}),
     "nutrition": frozenset({
         "nutrition", "nutricion", "nutrition facts", "nutritional information", "informacion nutricional",
         "valores nutricionales", "calories", "calorias", "kcal", "energia", "energy", "nutrients", "nutrientes",
@@ -362,47 +369,6 @@ def content_hash(page_content: str, metadata: Mapping[str, Any]) -> str:
     rest = {k: v for k, v in metadata.items() if k not in ("line", "content_hash")}
     payload = EMBED_TEXT_VERSION + page_content + json.dumps(rest, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-# --------------------------------------------------------------------------- what is embedded
-
-#: Bumped whenever :func:`embedding_text` changes (part of every content hash).
-EMBED_TEXT_VERSION = "rows-v2"
-#: Metadata that names no property of the product: plumbing, numbers the keyword search and the
-#: filters handle (price, stock), and the id (matched exactly by the keyword search).
-_NOT_EMBEDDED = frozenset({"id", "name", "source", "line", "kind", "content_hash", "price", "stock", "currency"})
-#: Each field's text is cut to this many characters: the embedding model's cost grows with the
-#: tokens it reads, and a row is found by what it is, not by the end of a long description.
-EMBED_FIELD_CHARS = 60
-#: The description is kept longer: it is where a row says what the product is for ("ideal for
-#: programming"), which recommendation questions match by meaning (measured on the dev sets).
-EMBED_DESCRIPTION_CHARS = 160
-
-
-def embedding_text(doc: Document) -> str:
-    """What the embedding model reads for one document.
-
-    A product row: its name, then the text of each field that has letters in it (category, brand,
-    specs, tags, description…), each cut at a word boundary (:data:`EMBED_FIELD_CHARS`, the
-    description :data:`EMBED_DESCRIPTION_CHARS`), joined with `` | ``; numbers-only fields, price,
-    stock, ids and plumbing are left out. 60-80% of the tokens of the whole row, and the embedding
-    model's time is proportional to tokens (bench/bench_ingest.py),
-    while the stored document, the keyword search and the prompts keep the whole row. A text
-    section (policies, menus in Markdown/PDF) is embedded whole.
-    """
-    meta = doc.metadata
-    if meta.get("kind") != "row":
-        return doc.page_content
-    parts = [str(meta.get("name") or "")]
-    for key, value in meta.items():
-        text = str(value)
-        if key in _NOT_EMBEDDED or not any(c.isalpha() for c in text):
-            continue
-        cap = EMBED_DESCRIPTION_CHARS if key == "description" else EMBED_FIELD_CHARS
-        if len(text) > cap:
-            text = text[:cap].rsplit(" ", 1)[0].rstrip(" ,;:.")
-        parts.append(text)
-    return " | ".join(p for p in parts if p)
 
 
 # --------------------------------------------------------------------------- rows

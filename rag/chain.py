@@ -8,10 +8,11 @@ already knows the answer is a refusal (no rows, or an asked-for field no row has
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -24,13 +25,10 @@ from rag.query import Query, StoreFacts
 from rag.errors import QuestionError
 from rag.filters import is_row
 from rag.followup import Contextualized, Turn
+from rag.lexicon import WORDS
 from rag.prompts import (
-    LANGUAGE_NAMES,
     PROMPT,
     REFUSAL_TOKEN,
-    REFUSALS,
-    ROW_LACKS,
-    UNVERIFIED,
     cited_indices,
     detect_language,
     format_rows,
@@ -44,6 +42,8 @@ from rag.prompts import (
     ungrounded_numbers,
     warmup_messages,
 )
+
+logger = logging.getLogger(__name__)
 
 # Metadata keys that are plumbing, not catalog facts, when rows are shown to people.
 HIDDEN_KEYS = {"content_hash", "kind", "score", "line_rank"}
@@ -110,6 +110,43 @@ def validate_question(question: str, max_chars: int) -> str:
     return q
 
 
+@runtime_checkable
+class QuestionReader(Protocol):
+    """What the guarded chain needs from its retriever: rows *and* how the question was read.
+
+    :class:`rag.retrieval.CatalogRetriever` is one. Any other LangChain retriever is wrapped in a
+    :class:`PlainReader`, explicitly and with a warning, never by silently skipping the checks.
+    """
+
+    def retrieve(self, query: str) -> tuple[list[Document], Any]: ...
+
+    def focus(self, docs: list[Document], meaning: Any) -> list[Document]: ...
+
+    def contextualize(self, question: str, history: list[Turn]) -> Contextualized: ...
+
+
+class PlainReader:
+    """A plain retriever as a :class:`QuestionReader`: rows only, no interpretation.
+
+    The checks that read the rows still run (asked-for field, number check, echo); the ones that
+    need the question's meaning (unknown product, exact answers, follow-ups) cannot, and say so.
+    """
+
+    def __init__(self, retriever: BaseRetriever) -> None:
+        logger.warning("%s does not read questions: unknown-product checks, exact answers and follow-ups are off",
+                       type(retriever).__name__)
+        self.retriever = retriever
+
+    def retrieve(self, query: str) -> tuple[list[Document], None]:
+        return self.retriever.invoke(query), None
+
+    def focus(self, docs: list[Document], meaning: Any) -> list[Document]:
+        return docs
+
+    def contextualize(self, question: str, history: list[Turn]) -> Contextualized:
+        return Contextualized(question, question)
+
+
 def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFacts | None = None, guarded: bool = True) -> Runnable:
     """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "meaning", "missing", "direct", "answer"}``.
 
@@ -125,7 +162,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
         return {
             "context": format_rows(prompt_rows(x["docs"], x["context"].question), x["context"].question),
             "question": x["context"].question,
-            "language": LANGUAGE_NAMES[x["language"]],
+            "language": WORDS[x["language"]].language_name,
             "currency": store.money.label(),
         }
 
@@ -140,13 +177,11 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
             answer=RunnableLambda(lambda x: generate if x["docs"] else REFUSAL_TOKEN)
         )
 
-    retrieve = getattr(retriever, "retrieve", None)
-    focus = getattr(retriever, "focus", None)
-    resolve = getattr(retriever, "contextualize", None)
+    reader = retriever if isinstance(retriever, QuestionReader) else PlainReader(retriever)
 
     def context(x: dict[str, Any]) -> Contextualized:
         history = x.get("history") or []
-        return resolve(x["question"], history) if resolve and history else Contextualized(x["question"], x["question"])
+        return reader.contextualize(x["question"], history) if history else Contextualized(x["question"], x["question"])
 
     def route(x: dict[str, Any]) -> Runnable | str:
         """Skip the LLM when the answer is already known: a refusal, or an exact answer from metadata."""
@@ -160,8 +195,8 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
     return (
         RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context, guarded=lambda x: True,
                                    store=lambda x: store)
-        .assign(found=lambda x: retrieve(x["context"].search) if retrieve else (retriever.invoke(x["context"].search), None))
-        .assign(docs=lambda x: focus(*x["found"]) if focus else x["found"][0], meaning=lambda x: x["found"][1])
+        .assign(found=lambda x: reader.retrieve(x["context"].search))
+        .assign(docs=lambda x: reader.focus(*x["found"]), meaning=lambda x: x["found"][1])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
         .assign(query=lambda x: Query(x["context"].question, x["language"], tuple(x["docs"]), x["meaning"], store, x["question"]))
         .assign(direct=lambda x: direct_answer(x["query"]))
@@ -190,9 +225,9 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
         return Answer(question, text, True, language, [], docs, timings=timings, method="guard:missing_field")
     meaning = result.get("meaning")
     if not docs:
-        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard:no_rows")
+        return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings, method="guard:no_rows")
     if meaning is not None and (meaning.unknown_codes or meaning.unknown_subject):
-        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings, method="guard:unknown_subject")
+        return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings, method="guard:unknown_subject")
     asked = result["context"].question if result.get("context") is not None else question
     # "¿Reparan pantallas rotas?" -> "Sí, reparan pantallas rotas.": a claim about the shop that no row backs.
     # (About a named product the row is in hand; a cross-lingual yes about it cannot be checked word for word.)
@@ -202,9 +237,9 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     if is_refusal(raw) or not raw.strip() or echo:
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
         if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
-            text = ROW_LACKS[language].format(name=named[0].metadata.get("name", named[0].id))
+            text = WORDS[language].row_lacks.format(name=named[0].metadata.get("name", named[0].id))
             return Answer(question, text, True, language, named, docs, timings=timings, method="llm:refused")
-        return Answer(question, REFUSALS[language], True, language, [], docs, timings=timings,
+        return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings,
                       method="guard:echo" if echo else "llm:refused")
     direct = result.get("direct")
     if direct is not None:
@@ -219,7 +254,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     # A price or spec no cited row has is never shown as fact: the rows are shown instead.
     # (The plain baseline shows what the model wrote, so the report measures the textbook chain.)
     if ungrounded and result.get("guarded", True):
-        return Answer(question, UNVERIFIED[language], True, language, shown, docs, ungrounded=ungrounded,
+        return Answer(question, WORDS[language].unverified, True, language, shown, docs, ungrounded=ungrounded,
                       timings=timings, method="guard:unverified")
     return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)
 

@@ -14,17 +14,14 @@ from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
-from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, allergen_name, in_sections, is_row, matches
+from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, in_sections, is_row, matches
+from rag.lexicon import WORDS
 from rag.money import Money
 from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
 from rag.prompts import detect_language
 from rag.text import normalise, tokenize
 
-TAG_NAMES = {
-    "en": {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten-free"},
-    "es": {"vegetarian": "vegetariano", "vegan": "vegano", "gluten-free": "sin gluten"},
-}
 MAX_LISTED = 12
 
 
@@ -42,16 +39,16 @@ def _row_line(doc: Document, money: Money) -> str:
 
 
 def _describe(f: QueryFilter, language: str, money: Money) -> str:
-    parts = [TAG_NAMES[language][t] for t in f.tags] + list(f.categories)
-    parts += [f"{'con' if language == 'es' else 'with'} {allergen_name(a, language)}" for a in f.allergens_in]
-    parts += [f"{'sin' if language == 'es' else 'without'} {allergen_name(a, language)}" for a in f.allergens_out]
-    word = "precio" if language == "es" else "price"
+    w = WORDS[language]
+    parts = [w.tags[t] for t in f.tags] + list(f.categories)
+    parts += [f"{w.with_} {w.allergens[a]}" for a in f.allergens_in]
+    parts += [f"{w.without} {w.allergens[a]}" for a in f.allergens_out]
     if f.max_price is not None:
-        parts.append(f"{word} ≤ {money(f.max_price)}")
+        parts.append(f"{w.price_word} ≤ {money(f.max_price)}")
     if f.min_price is not None:
-        parts.append(f"{word} ≥ {money(f.min_price)}")
+        parts.append(f"{w.price_word} ≥ {money(f.min_price)}")
     if f.in_stock:
-        parts.append("en stock" if language == "es" else "in stock")
+        parts.append(w.in_stock)
     return ", ".join(parts)
 
 
@@ -86,10 +83,8 @@ def _stock_answer(q: Query) -> DirectAnswer | None:
     name, stock = doc.metadata.get("name", doc.id), doc.metadata.get("stock")
     if not isinstance(stock, (int, float)):
         return None
-    if language == "es":
-        text = f"Sí, quedan {stock:g} unidades de «{name}»." if stock > 0 else f"No, «{name}» está agotado (0 en stock)."
-    else:
-        text = f"Yes, {stock:g} units of “{name}” are in stock." if stock > 0 else f"No, “{name}” is out of stock (0 units)."
+    w = WORDS[language]
+    text = w.stock_left.format(stock=f"{stock:g}", name=name) if stock > 0 else w.stock_out.format(name=name)
     return DirectAnswer(text, (doc.id,))
 
 
@@ -100,14 +95,12 @@ def _dietary_answer(q: Query) -> DirectAnswer | None:
         return None
     name = doc.metadata.get("name", doc.id)
     has = matches(doc, QueryFilter(tags=f.tags))
-    tag = " / ".join(TAG_NAMES[language][t] for t in f.tags)
-    if language == "es":
-        text = f"Sí, «{name}» es {tag} según el catálogo." if has else f"No, «{name}» no es {tag} según el catálogo."
-    else:
-        text = f"Yes, “{name}” is {tag} according to the catalog." if has else f"No, “{name}” is not {tag} according to the catalog."
+    w = WORDS[language]
+    tag = " / ".join(w.tags[t] for t in f.tags)
+    text = (w.is_tag if has else w.is_not_tag).format(name=name, tag=tag)
     description = str(doc.metadata.get("description", "")).strip()
     if description and _in_language(description, language):  # the ingredients show staff why
-        text += f" {'Descripción' if language == 'es' else 'Description'}: {description}"
+        text += f" {w.description}: {description}"
     return DirectAnswer(text, (doc.id,))
 
 
@@ -124,16 +117,15 @@ def _filtered_list_answer(q: Query) -> DirectAnswer | None:
     if not rows:
         return None
     shown = rows[:MAX_LISTED]
+    w = WORDS[language]
     if f.allergens_in and not replace(f, allergens_in=()).hard:  # "I'm allergic to nuts: what should I avoid?"
-        listed = ", ".join(allergen_name(a, language) for a in f.allergens_in)
-        head = (f"Según su lista de alérgenos, llevan {listed}:" if language == "es"
-                else f"By their allergen lists, these contain {listed}:")
+        head = w.allergen_list_head.format(listed=", ".join(w.allergens[a] for a in f.allergens_in))
     else:
-        head = ("Opciones del catálogo" if language == "es" else "From the catalog") + f" ({_describe(f, language, money)}):"
+        head = f"{w.options_head} ({_describe(f, language, money)}):"
     text = f"{head}\n" + "\n".join(_row_line(d, money) for d in shown)
     more = max(meaning.matching, len(rows)) - len(shown)
     if more > 0:
-        text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
+        text += w.more.format(n=more)
     return DirectAnswer(text, tuple(d.id for d in shown))
 
 
@@ -149,13 +141,9 @@ def _cheapest_answer(q: Query) -> DirectAnswer | None:
     pick = min if f.sort == "asc" else max
     best = pick(rows, key=lambda d: d.metadata["price"])
     name, price = best.metadata.get("name", best.id), money(best.metadata["price"])
-    cat = ", ".join(f.categories)
-    if language == "es":
-        adj = "más barato" if f.sort == "asc" else "más caro"
-        text = f"El producto {adj} de {cat} es «{name}», a {price}."
-    else:
-        adj = "cheapest" if f.sort == "asc" else "most expensive"
-        text = f"The {adj} in {cat} is “{name}” at {price}."
+    w = WORDS[language]
+    adj = w.cheapest if f.sort == "asc" else w.most_expensive
+    text = w.sorted_best.format(adj=adj, section=", ".join(f.categories), name=name, price=price)
     return DirectAnswer(text, (best.id,))
 
 
@@ -173,7 +161,7 @@ def _exists_answer(q: Query) -> DirectAnswer | None:
         return None  # "do you have the iPhone 15 in blue?" asks more: let the model read the row
     price = doc.metadata.get("price")
     at = f", {money(price)}" if isinstance(price, (int, float)) else ""
-    text = f"Sí, «{name}» está en el catálogo{at}." if language == "es" else f"Yes, “{name}” is in the catalog{at}."
+    text = WORDS[language].exists.format(name=name, at=at)
     return DirectAnswer(text, (doc.id,))
 
 
@@ -199,10 +187,9 @@ def _price_answer(query: Query) -> DirectAnswer | None:
     options = [(k.replace("_", " "), doc.metadata[k]) for k in query.store.keys("price_option")
                if isinstance(doc.metadata.get(k), (int, float))]
     if len(options) > 1:  # portions or sizes: each price, as the menu lists them
-        listed = ", ".join(f"{k} {money(v)}" for k, v in options)
-        text = f"«{name}»: {listed}." if language == "es" else f"“{name}”: {listed}."
+        text = WORDS[language].portions.format(name=name, listed=", ".join(f"{k} {money(v)}" for k, v in options))
     else:
-        text = f"«{name}» cuesta {money(price)}." if language == "es" else f"“{name}” costs {money(price)}."
+        text = WORDS[language].costs.format(name=name, price=money(price))
     return DirectAnswer(text, (doc.id,))
 
 
@@ -239,20 +226,14 @@ def _compare_answer(query: Query) -> DirectAnswer | None:
         return None
     ranked = sorted(rows, key=lambda d: d.metadata["price"], reverse=bool(dearer))
     best, others = ranked[0], ranked[1:]
+    w = WORDS[language]
     if any(o.metadata["price"] == best.metadata["price"] for o in others):
-        same = " y ".join(f"«{d.metadata['name']}»" for d in ranked) if language == "es" else " and ".join(f"“{d.metadata['name']}”" for d in ranked)
-        text = (f"Cuestan lo mismo: {same}, {money(best.metadata['price'])}." if language == "es"
-                else f"They cost the same: {same}, {money(best.metadata['price'])}.")
+        same = w.and_.join(w.quote(d.metadata["name"]) for d in ranked)
+        text = w.same_price.format(names=same, price=money(best.metadata["price"]))
         return DirectAnswer(text, tuple(d.id for d in ranked))
-    rest = ", ".join(
-        (f"«{o.metadata['name']}» ({money(o.metadata['price'])})" if language == "es"
-         else f"“{o.metadata['name']}” ({money(o.metadata['price'])})") for o in others
-    )
-    name, price = best.metadata["name"], money(best.metadata["price"])
-    if language == "es":
-        text = f"«{name}» es {'más barato' if cheaper else 'más caro'}: {price}, frente a {rest}."
-    else:
-        text = f"“{name}” is {'cheaper' if cheaper else 'more expensive'}: {price}, against {rest}."
+    rest = ", ".join(f"{w.quote(o.metadata['name'])} ({money(o.metadata['price'])})" for o in others)
+    text = w.compared.format(name=best.metadata["name"], adj=w.cheaper if cheaper else w.dearer,
+                             price=money(best.metadata["price"]), rest=rest)
     return DirectAnswer(text, tuple(d.id for d in ranked))
 
 
@@ -273,7 +254,7 @@ def _total_answer(query: Query) -> DirectAnswer | None:
         return None
     total = sum(d.metadata["price"] for d in rows)
     parts = " + ".join(f"{d.metadata['name']} ({money(d.metadata['price'])})" for d in rows)
-    text = f"En total: {money(total)} — {parts}." if language == "es" else f"Together: {money(total)} — {parts}."
+    text = WORDS[language].total.format(total=money(total), parts=parts)
     return DirectAnswer(text, tuple(d.id for d in rows))
 
 
@@ -286,14 +267,12 @@ def _kind_answer(q: Query) -> DirectAnswer | None:
         return None
     rows.sort(key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
     shown = rows[:MAX_LISTED]
-    if EXISTS.search(normalise(question)):
-        head = "Sí, en el catálogo:" if language == "es" else "Yes, in the catalog:"
-    else:
-        head = "En el catálogo:" if language == "es" else "In the catalog:"
+    w = WORDS[language]
+    head = w.yes_listed if EXISTS.search(normalise(question)) else w.listed
     text = head + "\n" + "\n".join(_row_line(d, money) for d in shown)
     more = len(kind) - len(shown)
     if more > 0:
-        text += f"\n… y {more} más." if language == "es" else f"\n… and {more} more."
+        text += w.more.format(n=more)
     return DirectAnswer(text, tuple(d.id for d in shown))
 
 
@@ -327,11 +306,10 @@ def _recommend_answer(query: Query) -> DirectAnswer | None:
     picks = [d for n, d in scored if n == best][:MAX_RECOMMENDED]
     whys = [str(d.metadata.get("description") or d.metadata.get("specs") or "").strip() for d in picks]
     if all(_in_language(w, language) for w in whys):
-        head = "Según el catálogo, para eso:" if language == "es" else "From the catalog, for that:"
+        head = WORDS[language].recommend_head
         lines = [_row_line(d, money) + (f": {w}" if w else "") for d, w in zip(picks, whys, strict=True)]
     else:  # descriptions in another language are not quoted into the answer: the rows are shown below it
-        head = ("Según el catálogo, la ficha de estos lo menciona:" if language == "es"
-                else "From the catalog, these rows' descriptions mention it:")
+        head = WORDS[language].recommend_other_language
         lines = [_row_line(d, money) for d in picks]
     return DirectAnswer(head + "\n" + "\n".join(lines), tuple(d.id for d in picks))
 
@@ -356,7 +334,7 @@ def _id_answer(q: Query) -> DirectAnswer | None:
     at = f" ({money(price)})" if isinstance(price, (int, float)) else ""
     about = str(doc.metadata.get("description") or doc.metadata.get("category") or "").strip()
     code = doc.metadata.get("id", doc.id)
-    text = f"{code} es «{name}»{at}." if language == "es" else f"{code} is “{name}”{at}."
+    text = WORDS[language].code_is.format(code=code, name=name, at=at)
     return DirectAnswer(text + (f" {about}" if about else ""), (doc.id,))
 
 
@@ -382,13 +360,9 @@ def _allergen_answer(query: Query) -> DirectAnswer | None:
     listed = str(doc.metadata[field])
     has = any(re.search(rf"\b{w}\b", normalise(listed)) for w in ALLERGENS[asked[0]])
     name = doc.metadata.get("name", doc.id)
-    if language == "es":
-        text = (f"Sí, «{name}» lleva {allergen_name(asked[0], language)}"
-                if has else f"No figura: la lista de alérgenos de «{name}» no lo incluye")
-        text += f" (alérgenos: {listed or 'ninguno'})."
-    else:
-        text = f"Yes, “{name}” contains {asked[0]}" if has else f"Not listed: the allergens of “{name}” do not include {asked[0]}"
-        text += f" (allergens: {listed or 'none'})."
+    w = WORDS[language]
+    text = (w.contains_allergen if has else w.lacks_allergen).format(name=name, allergen=w.allergens[asked[0]])
+    text += w.allergen_list.format(listed=listed or w.none_)
     return DirectAnswer(text, (doc.id,))
 
 
@@ -404,7 +378,7 @@ def _colour_answer(query: Query) -> DirectAnswer | None:
     if not COLOURS_ASK.search(q) or len(wanted) != 1 or meaning.list_question:
         return None
     doc = next((d for d in docs if d.id == wanted[0]), None)
-    field = next((k for k in (doc.metadata if doc is not None else {}) if normalise(str(k)).startswith("colo")), None)
+    field = "colours" if doc is not None and "colours" in doc.metadata else None  # the role set at ingest
     if field is None or not str(doc.metadata[field]).strip():
         return None
     colours = [c.strip() for c in re.split(r"[;,/]", str(doc.metadata[field])) if c.strip()]
@@ -413,13 +387,11 @@ def _colour_answer(query: Query) -> DirectAnswer | None:
     asked = [c for c in colours if re.search(rf"\b{re.escape(normalise(c))}\b", q)]
     price = doc.metadata.get("price")
     if PRICE_TOO.search(q) and isinstance(price, (int, float)):  # "¿Cuánto cuesta el X y de qué colores lo tienen?"
-        text = (f"«{name}» cuesta {money(price)} y viene en: {listed}." if language == "es"
-                else f"“{name}” costs {money(price)} and comes in: {listed}.")
+        text = WORDS[language].costs_and_colours.format(name=name, price=money(price), listed=listed)
     elif asked:
-        text = f"Sí, «{name}» viene en {asked[0]}. Colores: {listed}." if language == "es" else \
-            f"Yes, “{name}” comes in {asked[0]}. Colours: {listed}."
+        text = WORDS[language].comes_in_asked.format(name=name, colour=asked[0], listed=listed)
     else:
-        text = f"«{name}» viene en: {listed}." if language == "es" else f"“{name}” comes in: {listed}."
+        text = WORDS[language].comes_in.format(name=name, listed=listed)
     return DirectAnswer(text, (doc.id,))
 
 

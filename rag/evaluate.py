@@ -203,12 +203,14 @@ def format_table(runs: list[dict[str, Any]]) -> str:
 def _index_for(settings, store: str, tmp: Path):
     """The store's index built with this configuration's embedding model.
 
-    The live index answers when it was built with the same model; otherwise the sample
-    catalog ``catalog/<store>`` is ingested into a temporary directory for this run.
+    The live index answers when it was built with the same model; otherwise the live store's
+    documents are re-embedded with this configuration's model into a temporary directory for
+    this run (the same documents and store facts: only the embedding differs).
     """
     from rag.errors import IndexMismatchError
-    from rag.factory import build_index
+    from rag.factory import build_embeddings, build_index
     from rag.models import embedding_id
+    from rag.store import copy_store
 
     index = build_index(settings)
     try:
@@ -216,19 +218,11 @@ def _index_for(settings, store: str, tmp: Path):
         return settings, index
     except IndexMismatchError:
         pass
-    from ingest.__main__ import run as run_ingest
-
-    folder = settings.catalog_dir / store
-    if not folder.is_dir():
-        raise SettingsError(
-            f"The '{store}' index was built with another embedding model, and there is no {folder} to rebuild it "
-            f"from for this configuration: re-ingest the store with embedding={settings.embedding} first."
-        )
     scratch = settings.model_copy(update={"data_dir": tmp / settings.embedding.replace("/", "_"),
                                           "model_dir": settings.model_cache_dir})
-    index = build_index(scratch)
-    run_ingest([folder], store=store, settings=scratch, index=index)
-    return scratch, index
+    target = build_index(scratch)
+    copy_store(index, target, store, build_embeddings(scratch), embedding_id(scratch))
+    return scratch, target
 
 
 def main_eval(args, settings) -> int:

@@ -37,9 +37,6 @@ ALLERGENS: dict[str, tuple[str, ...]] = {
     "sesame": ("sesame", "sesamo"),
     "sulphites": ("sulphites", "sulfites", "sulfitos"),
 }
-ALLERGEN_ES = {"egg": "huevo", "dairy": "lácteos", "gluten": "gluten", "nuts": "frutos secos", "peanuts": "cacahuete",
-               "shellfish": "marisco", "fish": "pescado", "soy": "soja", "celery": "apio", "mustard": "mostaza",
-               "sesame": "sésamo", "sulphites": "sulfitos"}
 _ALLERGEN_WORD = {a: r"\b(" + "|".join(re.escape(w) for w in words) + r")\b" for a, words in ALLERGENS.items()}
 # "platos sin huevo", "nut-free desserts", "dishes without dairy": rows whose allergen list lacks it
 _ALLERGEN_FREE = r"\b(sin|without|no|libres? de|free of)\s+(\w+\s+)?{w}|{w}[- ]free\b"
@@ -62,14 +59,9 @@ def in_sections(doc: Document, sections: tuple[str, ...], keys: tuple[str, ...] 
     return bool(sections) and any(v in sections for v in section_values(doc, keys))
 
 
-def allergen_name(allergen: str, language: str) -> str:
-    """A canonical allergen ("nuts") as staff read it in ``language`` ("frutos secos")."""
-    return ALLERGEN_ES[allergen] if language == "es" else allergen
-
-
 def allergen_field(doc: Document) -> str | None:
-    """The metadata key holding a row's allergen list ("alérgenos", "allergens"), if it has one."""
-    return next((k for k in doc.metadata if normalise(str(k)).startswith(("alerg", "allerg"))), None)
+    """The metadata key of the row's allergen list (the ``allergens`` role, set at ingest), if it has one."""
+    return "allergens" if "allergens" in doc.metadata else None
 
 
 def _allergens(question: str, tags: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.lexicon import WORDS
 from rag.text import normalise
 
 DAYS = {  # accent-free, lower case -> 0 = Monday
@@ -100,11 +101,7 @@ def asked_day(question: str) -> int | None:
 def hours_sentence(question: str, day: int, hours: DayHours, language: str) -> str:
     """The answer for one weekday, yes/no first when the question is a yes/no one."""
     yes_no = bool(YES_NO.search(normalise(question)))
-    name = DAY_NAMES[language][day]
-    if language == "es":
-        if hours.open is None:
-            return f"{'No, l' if yes_no else 'L'}os {name} cerramos."
-        return f"{'Sí, l' if yes_no else 'L'}os {name} abrimos a las {hours.open} y cerramos a las {hours.close}."
+    w, name = WORDS[language], DAY_NAMES[language][day]
     if hours.open is None:
-        return f"{'No, we' if yes_no else 'We'} are closed on {name}s."
-    return f"{'Yes, on' if yes_no else 'On'} {name}s we open at {hours.open} and close at {hours.close}."
+        return (w.closed_yes_no if yes_no else w.closed).format(day=name)
+    return (w.opens_yes_no if yes_no else w.opens).format(day=name, open=hours.open, close=hours.close)

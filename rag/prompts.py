@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
 from rag.filters import is_row
+from rag.lexicon import WORDS
 from rag.text import head_and_lines, name_aliases, normalise, phrase, tokenize
 
 REFUSAL_TOKEN = "NOT_IN_CATALOG"
@@ -66,23 +67,6 @@ def warmup_messages():
     """The fixed prefix (system prompt + worked examples) with a dummy question: computed once per model load."""
     return PROMPT.format_messages(context="[1] -", question="-", language="English", currency="-")
 
-
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-
-REFUSALS = {
-    "en": "Sorry, that is not in the catalog.",
-    "es": "Lo siento, eso no está en el catálogo.",
-}
-# When the model's answer stated a number that none of the rows it was given contains.
-UNVERIFIED = {
-    "en": "I could not check that answer against the catalog, so here are the rows it should come from.",
-    "es": "No pude comprobar esa respuesta con el catálogo; estas son las fichas de donde debería salir.",
-}
-# When the question names a product that IS in the catalog but the model found no answer in its row.
-ROW_LACKS = {
-    "en": "“{name}” is in the catalog, but its entry does not answer that.",
-    "es": "«{name}» está en el catálogo, pero su ficha no responde a eso.",
-}
 
 _ES_WORDS = {
     "que", "qué", "cuanto", "cuánto", "cuanta", "cuánta", "cuantos", "cuántos", "cuál", "cual", "cuáles",
@@ -324,11 +308,10 @@ def unknown_names(question: str, corpus_words: set[str], near=None) -> list[str]
 
 
 def missing_field_message(concepts: Sequence[FieldConcept], docs: Sequence[Document], language: str) -> str:
+    w = WORDS[language]
     what = " / ".join(c.name.get(language, c.name["en"]) for c in concepts)
     subject = docs[0].metadata.get("name") if docs else None
-    if language == "es":
-        return f"El catálogo no indica {what}" + (f" de «{subject}»." if subject else ".")
-    return f"The catalog does not list {what}" + (f" for “{subject}”." if subject else ".")
+    return w.missing_field.format(what=what, subject=w.missing_subject.format(name=subject) if subject else "")
 
 
 # --------------------------------------------------------------------------- answer checks

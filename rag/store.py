@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from langchain_core.documents import Document
 
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.settings import validate_store_name
@@ -186,3 +188,75 @@ def get_all(collection: Collection, include: list[str]) -> dict[str, list]:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+# --------------------------------------------------------------------------- what is embedded
+# (ingest writes with it; the evaluation re-embeds a store with another model through it)
+
+#: Bumped whenever :func:`embedding_text` changes (part of every content hash).
+EMBED_TEXT_VERSION = "rows-v2"
+#: Metadata that names no property of the product: plumbing, numbers the keyword search and the
+#: filters handle (price, stock), and the id (matched exactly by the keyword search).
+_NOT_EMBEDDED = frozenset({"id", "name", "source", "line", "kind", "content_hash", "price", "stock", "currency"})
+#: Each field's text is cut to this many characters: the embedding model's cost grows with the
+#: tokens it reads, and a row is found by what it is, not by the end of a long description.
+EMBED_FIELD_CHARS = 60
+#: The description is kept longer: it is where a row says what the product is for ("ideal for
+#: programming"), which recommendation questions match by meaning (measured on the dev sets).
+EMBED_DESCRIPTION_CHARS = 160
+
+
+def embedding_text(doc: Document) -> str:
+    """What the embedding model reads for one document.
+
+    A product row: its name, then the text of each field that has letters in it (category, brand,
+    specs, tags, description…), each cut at a word boundary (:data:`EMBED_FIELD_CHARS`, the
+    description :data:`EMBED_DESCRIPTION_CHARS`), joined with `` | ``; numbers-only fields, price,
+    stock, ids and plumbing are left out. 60-80% of the tokens of the whole row, and the embedding
+    model's time is proportional to tokens (bench/bench_ingest.py),
+    while the stored document, the keyword search and the prompts keep the whole row. A text
+    section (policies, menus in Markdown/PDF) is embedded whole.
+    """
+    meta = doc.metadata
+    if meta.get("kind") != "row":
+        return doc.page_content
+    parts = [str(meta.get("name") or "")]
+    for key, value in meta.items():
+        text = str(value)
+        if key in _NOT_EMBEDDED or not any(c.isalpha() for c in text):
+            continue
+        cap = EMBED_DESCRIPTION_CHARS if key == "description" else EMBED_FIELD_CHARS
+        if len(text) > cap:
+            text = text[:cap].rsplit(" ", 1)[0].rstrip(" ,;:.")
+        parts.append(text)
+    return " | ".join(p for p in parts if p)
+
+
+
+def embed_into(collection: Collection, embeddings: Embeddings, docs: list[Document], batch_size: int = 64,
+               progress=None) -> None:
+    """Embed ``docs`` (their :func:`embedding_text`) in batches and add them to ``collection``."""
+    for start in range(0, len(docs), batch_size):
+        batch = docs[start : start + batch_size]
+        vectors = embeddings.embed_documents([embedding_text(d) for d in batch])
+        collection.add(
+            ids=[d.id for d in batch], embeddings=vectors,
+            documents=[d.page_content for d in batch], metadatas=[d.metadata for d in batch],
+        )
+        if progress:
+            progress("embed", min(start + batch_size, len(docs)), len(docs))
+
+
+def copy_store(source: CatalogIndex, target: CatalogIndex, store: str, embeddings: Embeddings, embedding: str) -> StoreInfo:
+    """The store's live documents re-embedded with another model into ``target`` (e.g. a scratch
+    directory), with the same store facts; the evaluation compares embedding models this way."""
+    info = source.info(store)
+    if info is None:
+        raise IndexMissingError(f"The store '{store}' has no index yet. Build it with: python -m ingest --store {store} FILES...")
+    got = get_all(source.collection(info.collection), ["documents", "metadatas"])
+    docs = [Document(id=i, page_content=t or "", metadata=m or {})
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+    col = target.new_collection(store, 1)
+    embed_into(col, embeddings, docs)
+    copy = replace(info, collection=col.name, embedding=embedding, version=1, count=col.count(), updated_at=now_iso())
+    target.publish(copy)
+    return copy

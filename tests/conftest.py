@@ -61,7 +61,7 @@ def embeddings(session_settings):
 @pytest.fixture(scope="session")
 def sample_index(session_settings, embeddings):
     """The sample catalogs ingested once into a temp Chroma dir with the real e5 model."""
-    from ingest.__main__ import run
+    from ingest.pipeline import run
     from rag.factory import build_index
 
     run(settings=session_settings)

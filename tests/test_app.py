@@ -21,7 +21,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_pages import resources  # noqa: E402
-from ingest.__main__ import run as run_ingest  # noqa: E402
+from ingest.pipeline import run as run_ingest  # noqa: E402
 from rag.factory import build_index  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 

@@ -140,3 +140,11 @@ def test_amounts_are_written_in_the_store_currency_never_a_default_symbol():
     assert ans.answer == "El iPhone 15 cuesta 799,00 €." and not ans.refused
     unknown = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["The iPhone 15 costs $799."]))
     assert ask(unknown, "How much is the iPhone 15?").answer == "The iPhone 15 costs 799."
+
+
+def test_a_plain_retriever_is_wrapped_explicitly_and_the_row_checks_still_run(caplog):
+    with caplog.at_level("WARNING", logger="rag.chain"):
+        chain = build_chain(ListRetriever(docs=ROWS), FakeListChatModel(responses=["It weighs 3 kg."]), store=USD)
+    assert "unknown-product checks, exact answers and follow-ups are off" in caplog.text
+    ans = ask(chain, "How much does the iPhone 15 weigh?")  # no row has a weight: refused before the model
+    assert ans.refused and ans.method == "guard:missing_field"

@@ -15,7 +15,7 @@ import pytest
 from filelock import FileLock
 
 from ingest.__main__ import main as ingest_main
-from ingest.__main__ import run
+from ingest.pipeline import run
 from rag.errors import CatalogFileError, IngestLockedError
 from rag.factory import build_index
 

@@ -79,7 +79,7 @@ def test_stores_never_answer_from_each_other(chains):
 
 @pytest.mark.slow
 def test_reingesting_the_samples_adds_nothing(session_settings, sample_index):
-    from ingest.__main__ import run
+    from ingest.pipeline import run
 
     reports = run(settings=session_settings)
     assert {r.store for r in reports} == {"techstore", "bella-italia"}

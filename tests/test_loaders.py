@@ -122,7 +122,7 @@ def test_csv_row_document(tmp_path: Path) -> None:
     meta = {k: v for k, v in doc.metadata.items() if k != "content_hash"}
     assert meta == {
         "id": "B-7", "name": "Kettle", "source": "products.csv", "line": 2, "kind": "row",
-        "price": 24.99, "currency": "USD", "brand": "Acme", "Color": "Red",
+        "price": 24.99, "currency": "USD", "brand": "Acme", "colours": "Red",  # the colour role
     }
 
 

@@ -8,9 +8,6 @@ import json
 import pytest
 
 from ingest.mapping import (
-    EMBED_DESCRIPTION_CHARS,
-    EMBED_FIELD_CHARS,
-    EMBED_TEXT_VERSION,
     ROLES,
     ColumnMapping,
     content_hash,
@@ -18,12 +15,12 @@ from ingest.mapping import (
     currency_in_text,
     detect_roles,
     field_keys,
-    embedding_text,
     parse_price,
     row_to_document,
     section_id,
     slugify,
 )
+from rag.store import EMBED_DESCRIPTION_CHARS, EMBED_FIELD_CHARS, EMBED_TEXT_VERSION, embedding_text
 
 CHROMA_TYPES = (str, int, float, bool)
 
@@ -40,12 +37,13 @@ def assert_chroma_safe(metadata: dict) -> None:
 
 def test_english_headers_get_every_role() -> None:
     headers = ["SKU", "Name", "Price", "Currency", "Category", "Brand", "Description", "Qty", "Tags", "Color",
-               "Price per kg", "Pack size", "Nutrition", "Subcategory"]
+               "Price per kg", "Pack size", "Nutrition", "Subcategory", "Allergens"]
     mapping = detect_roles(headers)
     assert mapping.roles == {
         "SKU": "id", "Name": "name", "Price": "price", "Currency": "currency", "Category": "category",
         "Brand": "brand", "Description": "description", "Qty": "stock", "Tags": "tags",
         "Price per kg": "unit_price", "Pack size": "format", "Nutrition": "nutrition", "Subcategory": "category",
+        "Color": "colours", "Allergens": "allergens",
     }
     assert set(mapping.roles.values()) == set(ROLES) - {"price_option"}  # portion prices are named in a mapping
     assert mapping.headers == tuple(headers)
@@ -74,7 +72,7 @@ def test_header_variants(header: str, role: str) -> None:
     assert detect_roles([header]).roles == {header.strip(): role}
 
 
-@pytest.mark.parametrize("header", ["Color", "Notas", "Weight (kg)", "Alérgenos", ""])
+@pytest.mark.parametrize("header", ["Notas", "Weight (kg)", "Comentarios", ""])
 def test_unknown_headers_get_no_role(header: str) -> None:
     assert detect_roles([header]).roles == {}
 
@@ -231,12 +229,12 @@ def test_id_falls_back_to_the_slug_of_the_name() -> None:
 
 
 def test_id_falls_back_to_a_content_hash_without_id_or_name_columns() -> None:
-    fields = {"Color": "red", "Size": "L"}
+    fields = {"Shade": "red", "Fit": "L"}
     document = row_to_document(fields, mapping=None, source="x.csv", line=3)
-    assert document.page_content == "Color: red\nSize: L"
+    assert document.page_content == "Shade: red\nFit: L"
     assert document.id == hashlib.sha256(document.page_content.encode()).hexdigest()[:16]
-    assert document.metadata["name"] == "Color: red"
-    assert document.metadata["Color"] == "red"
+    assert document.metadata["name"] == "Shade: red"
+    assert document.metadata["Shade"] == "red"
 
 
 def test_name_without_a_sluggable_character_gets_a_hash_id() -> None:
