@@ -298,3 +298,19 @@ def test_missing_battery_capacity_is_caught_before_the_model(retrievers):
     docs = retrievers["techstore"].invoke("What is the battery capacity in mAh of the iPhone 15?")
     assert [c.name["en"] for c in missing_concepts("What is the battery capacity in mAh of the iPhone 15?", docs)] == \
         ["the battery capacity (mAh)"]
+
+
+def test_a_named_sub_category_is_answered_from_that_level_only():
+    """'The cheapest in the yogurt section' must not pick the cheaper milk of the parent category."""
+    def row(i, name, cat, sub, price):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "category": cat,
+                                                           "subcategoría": sub, "price": price})
+
+    docs = (row("1", "Leche entera", "Lácteos", "Leches", 0.99), row("2", "Yogur natural", "Lácteos", "Yogures", 1.25),
+            row("3", "Yogur griego", "Lácteos", "Yogures", 1.89))
+    from rag.retrieval import Interpretation
+
+    store = StoreFacts(Money("EUR", "es"), {"category": ("category", "subcategoría")})
+    meaning = Interpretation(filter=parse_filters("¿Cuál es el yogur más barato de la sección yogures?", {"Lácteos", "Leches", "Yogures"}))
+    answer = direct_answer(Query("¿Cuál es el yogur más barato?", "es", docs, meaning, store))
+    assert answer.text == "El producto más barato de Yogures es «Yogur natural», a 1,25 €." and answer.rule == "cheapest"
