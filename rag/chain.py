@@ -21,7 +21,6 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from rag.direct import direct_answer
-from rag.query import Query, StoreFacts
 from rag.errors import QuestionError
 from rag.filters import is_row
 from rag.followup import Contextualized, Turn
@@ -35,13 +34,14 @@ from rag.prompts import (
     is_echo,
     is_refusal,
     missing_concepts,
+    misattributed_numbers,
     missing_field_message,
     prompt_rows,
     strip_citation_markers,
-    misattributed_numbers,
     ungrounded_numbers,
     warmup_messages,
 )
+from rag.query import Query, StoreFacts
 
 logger = logging.getLogger(__name__)
 
