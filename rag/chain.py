@@ -35,6 +35,7 @@ from rag.prompts import (
     is_refusal,
     missing_concepts,
     misattributed_numbers,
+    mismeasured,
     missing_field_message,
     prompt_rows,
     strip_citation_markers,
@@ -250,7 +251,8 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     text = strip_citation_markers(raw)
     if result.get("guarded", True):
         text = store.money.fix(text)
-    ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, question, shown)))
+    ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, question, shown))
+                        | set(mismeasured(text, shown)))
     # A price or spec no cited row has is never shown as fact: the rows are shown instead.
     # (The plain baseline shows what the model wrote, so the report measures the textbook chain.)
     if ungrounded and result.get("guarded", True):

@@ -395,6 +395,48 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     return sorted(wrong)
 
 
+# A number stated with a unit must be in a row with that unit: "la tabla tiene 14 cm" when 14 is the
+# table's price, "7.5 grams" when 7.5 is a portion price. Units by dimension, both languages.
+UNITS: dict[str, tuple[str, ...]] = {
+    "mm": ("mm", "milimetros", "millimeters", "millimetres"),
+    "cm": ("cm", "centimetros", "centimeters", "centimetres"),
+    "m": ("metros", "meters", "metres"),
+    "inch": ('"', "”", "''", "inch", "inches", "pulgadas", "pulgada", "pulg", "in"),
+    "g": ("g", "gr", "grs", "gramos", "gramo", "grams", "gram"),
+    "kg": ("kg", "kgs", "kilos", "kilo", "kilogramos", "kilograms"),
+    "ml": ("ml", "mililitros", "milliliters", "millilitres", "cl", "centilitros"),
+    "l": ("l", "lt", "lts", "litros", "litro", "liters", "litres", "liter", "litre"),
+    "gb": ("gb",), "tb": ("tb",), "mah": ("mah",), "ghz": ("ghz",), "hz": ("hz",),
+    "w": ("w", "watts", "vatios", "watios"), "v": ("v", "volts", "voltios"),
+    "kcal": ("kcal", "calorias", "calories", "cal"),
+    "year": ("años", "anos", "years", "year", "año"), "month": ("meses", "months", "mes", "month"),
+}
+_UNIT_OF = {v: u for u, variants in UNITS.items() for v in variants}
+_UNIT_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s?(" + "|".join(sorted((re.escape(v) for v in _UNIT_OF), key=len, reverse=True))
+                      + r")(?![a-z0-9])")
+
+
+def _measures(text: str) -> set[tuple[str, str]]:
+    """(number, unit) pairs written in ``text``: '1.37kg' -> ('1.37', 'kg'), '15.6"' -> ('15.6', 'inch')."""
+    return {(_canon_number(n), _UNIT_OF[u]) for n, u in _UNIT_RE.findall(normalise(text).replace("”", '"'))}
+
+
+def _row_measures(doc: Document) -> set[tuple[str, str]]:
+    """A row's measures: written with their unit, or under a header that names it ('Inches: 15.6', 'Peso (kg): 2')."""
+    found = _measures(doc.page_content)
+    for line in doc.page_content.splitlines():
+        header, sep, value = line.partition(":")
+        units = {_UNIT_OF[w] for w in re.findall(r"[a-z]+", normalise(header)) if w in _UNIT_OF} if sep else set()
+        found |= {(n, u) for n in numbers_in(value) for u in units}
+    return found
+
+
+def mismeasured(answer: str, docs: Sequence[Document]) -> list[str]:
+    """Measures the answer states ("14 cm", "7.5 grams") that no given row has with that unit."""
+    known = set().union(*(_row_measures(d) for d in docs)) if docs else set()
+    return sorted(f"{n} {u}" for n, u in _measures(answer) if (n, u) not in known)
+
+
 def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
     """Which rows (0-based) the answer draws on.
 

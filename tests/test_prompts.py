@@ -247,3 +247,17 @@ def test_a_number_must_belong_to_the_row_its_sentence_names():
 def test_the_asked_field_guard_reads_values_and_descriptions(question, row_text, missing):
     doc = Document(id="r", page_content=row_text, metadata={"id": "r", "name": row_text.split("\n")[0]})
     assert [c.name["en"] for c in missing_concepts(question, [doc])] == missing
+
+
+def test_a_measure_must_be_in_a_row_with_its_unit():
+    """The small model turns prices into sizes ("la tabla tiene 14 cm"); a measure no row states is withheld."""
+    from rag.prompts import mismeasured
+
+    menu = Document(id="m", page_content="Lomo ibérico\ncategoria: IBÉRICOS\nmedia_tabla: 7.5\ntabla: 14", metadata={})
+    laptop = Document(id="l", page_content="Swift 3\nInches: 14\nRam: 8GB\nWeight: 1.6kg\nCpu: Intel Core i5 8250U 1.6GHz",
+                      metadata={})
+    tv = Document(id="t", page_content='TV LED Kanji 40" HD Smart', metadata={})
+    assert mismeasured("La tabla tiene 14 cm.", [menu]) == ["14 cm"]
+    assert mismeasured("The media tabla weighs 7.5 grams.", [menu]) == ["7.5 g"]
+    assert mismeasured("It is 14 inches, 8 GB of RAM, 1.6 kg and 1.6 GHz.", [laptop]) == []  # unit in the header too
+    assert mismeasured("El TV Kanji es de 40 pulgadas.", [tv]) == [] and mismeasured("Es de 50 pulgadas.", [tv]) == ["50 inch"]
