@@ -311,8 +311,10 @@ def _profile(docs: Sequence[Document], report: IngestReport, live: StoreInfo | N
     if not code and live is not None and live.currency_source == "override":
         code, source = live.currency, live.currency_source  # an earlier override holds until changed
     report.currency, report.currency_source = code, source
-    return {"currency": code, "currency_source": source, "language": store_language(docs),
-            "fields": store_fields(report.mappings)}
+    fields = {} if live is None or report.rebuilt else {r: list(k) for r, k in live.fields.items()}
+    for role, keys in store_fields(report.mappings).items():  # files not re-ingested this run keep their roles
+        fields[role] = fields.get(role, []) + [k for k in keys if k not in fields.get(role, [])]
+    return {"currency": code, "currency_source": source, "language": store_language(docs), "fields": fields}
 
 
 def _live_docs(col, keep_ids: list[str], new_by_id: dict[str, Document]) -> list[Document]:
