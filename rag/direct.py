@@ -134,13 +134,29 @@ def _cheapest_answer(q: Query) -> DirectAnswer | None:
     f, language, money = q.meaning.filter, q.language, q.money
     if not f.sort or not f.categories or _named_first(q) is not None:
         return None
-    rows = [d for d in q.docs if in_sections(d, f.categories, q.store.keys("category"))
-            and isinstance(d.metadata.get("price"), (int, float))]
+    keys = q.store.keys("price_option")
+    option = asked_option(q.question, keys)
+
+    def value(d: Document) -> float | None:
+        """The price compared: the named size's, else the lowest (cheapest) or highest (dearest) offered."""
+        if option is not None:
+            v = d.metadata.get(option)
+            return v if isinstance(v, (int, float)) else None
+        offered = [v for _, v in _options(d, keys)]
+        if offered:
+            return min(offered) if f.sort == "asc" else max(offered)
+        v = d.metadata.get("price")
+        return v if isinstance(v, (int, float)) else None
+
+    rows = [d for d in q.docs if in_sections(d, f.categories, q.store.keys("category")) and value(d) is not None]
     if not rows:
         return None
     pick = min if f.sort == "asc" else max
-    best = pick(rows, key=lambda d: d.metadata["price"])
-    name, price = best.metadata.get("name", best.id), money(best.metadata["price"])
+    best = pick(rows, key=value)
+    name, price = best.metadata.get("name", best.id), money(value(best))
+    if keys and _options(best, keys):  # say which size the price is for
+        size = option or next(k for k, v in _options(best, keys) if v == value(best))
+        price = f"{price} ({_label(size)})"
     w = WORDS[language]
     adj = w.cheapest if f.sort == "asc" else w.most_expensive
     text = w.sorted_best.format(adj=adj, section=", ".join(f.categories), name=name, price=price)
@@ -165,31 +181,67 @@ def _exists_answer(q: Query) -> DirectAnswer | None:
     return DirectAnswer(text, (doc.id,))
 
 
-PRICE_ASK = re.compile(r"^\W*(cuanto (cuesta|vale|sale)|que precio tiene|how much (is|does|are)|what is the price of|what's the price of)\b")
+PRICE_ASK = re.compile(r"^\W*(cuanto (cuesta|vale|sale)|que precio tiene|a cuanto esta|how much (is|does|are)|"
+                       r"what is the price of|what's the price of|precio del?)\b")
+# "¿En qué tamaños se sirve…?", "What sizes does … come in?": the portions or sizes a row is priced in
+PORTIONS_ASK = re.compile(r"\b(que|en que|cuales?) (raciones|tamanos|formatos|medidas|porciones)\b|"
+                          r"\b(what|which) (sizes|portions|formats)\b")
+
+
+def asked_option(question: str, keys: Sequence[str]) -> str | None:
+    """The portion/size column a question names ("la media tabla de…" -> ``media_tabla``), longest name first."""
+    q = f" {' '.join(re.findall(r'[a-z0-9]+', normalise(question)))} "
+    for key in sorted(keys, key=len, reverse=True):
+        label = " ".join(re.findall(r"[a-z0-9]+", normalise(key)))
+        if label and f" {label} " in q:
+            return key
+    return None
+
+
+def _options(doc: Document, keys: Sequence[str]) -> list[tuple[str, float]]:
+    return [(k, doc.metadata[k]) for k in keys if isinstance(doc.metadata.get(k), (int, float))]
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
 
 
 def _price_answer(query: Query) -> DirectAnswer | None:
-    """'¿Cuánto cuesta la Lasaña de la Casa?' — one named product, price asked and nothing else."""
+    """'¿Cuánto cuesta la Lasaña de la Casa?' — one named product, price asked and nothing else.
+
+    A row priced per portion or size answers with each offered size, or with the one the question
+    names ("¿cuánto cuesta la media tabla de…?"), or says that size is not offered.
+    """
     question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     wanted = meaning.exact_ids or meaning.full_name_ids
-    if not PRICE_ASK.search(q) or len(wanted) != 1 or meaning.list_question or meaning.filter.hard:
+    if not (PRICE_ASK.search(q) or PORTIONS_ASK.search(q)) or len(wanted) != 1 or meaning.list_question or meaning.filter.hard:
         return None
     doc = next((d for d in docs if d.id == wanted[0]), None)
     price = doc.metadata.get("price") if doc is not None else None
     if not isinstance(price, (int, float)):
         return None
+    keys = query.store.keys("price_option")
+    option = asked_option(question, keys)
     name = str(doc.metadata.get("name", doc.id))
-    asked = (set(tokenize(PRICE_ASK.sub(" ", q))) - set(tokenize(name)) - set(tokenize(str(doc.metadata.get("id", doc.id))))
-             - {"cost", "costa", "cuest", "price", "preci"})
+    rest = PORTIONS_ASK.sub(" ", PRICE_ASK.sub(" ", q))
+    asked = (set(tokenize(rest)) - set(tokenize(name)) - set(tokenize(str(doc.metadata.get("id", doc.id))))
+             - set(tokenize(_label(option or ""))) - {"cost", "costa", "cuest", "price", "preci", "sirve", "servi", "serve",
+                                                      "come", "vende", "sell", "precio"})
     if asked:
         return None  # "how much is the iPhone 15 with AppleCare?" asks more than the row's price
-    options = [(k.replace("_", " "), doc.metadata[k]) for k in query.store.keys("price_option")
-               if isinstance(doc.metadata.get(k), (int, float))]
-    if len(options) > 1:  # portions or sizes: each price, as the menu lists them
-        text = WORDS[language].portions.format(name=name, listed=", ".join(f"{k} {money(v)}" for k, v in options))
+    w, options = WORDS[language], _options(doc, keys)
+    listed = ", ".join(f"{_label(k)} {money(v)}" for k, v in options)
+    if option is not None:
+        value = doc.metadata.get(option)
+        text = (w.option_costs.format(name=name, option=_label(option), price=money(value)) if isinstance(value, (int, float))
+                else w.option_missing.format(name=name, option=_label(option), listed=listed))
+    elif len(options) > 1 or (options and PORTIONS_ASK.search(q)):  # portions or sizes: each price, as listed
+        text = w.portions.format(name=name, listed=listed)
+    elif PRICE_ASK.search(q):
+        text = w.costs.format(name=name, price=money(price))
     else:
-        text = WORDS[language].costs.format(name=name, price=money(price))
+        return None
     return DirectAnswer(text, (doc.id,))
 
 
@@ -338,7 +390,7 @@ def _id_answer(q: Query) -> DirectAnswer | None:
     return DirectAnswer(text + (f" {about}" if about else ""), (doc.id,))
 
 
-CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with)\b")
+CONTAINS = re.compile(r"\b(lleva|llevan|contiene|contienen|tiene|tienen|has|have|contain|contains|con|with|is there|are there|hay|any)\b")
 
 
 def _allergen_answer(query: Query) -> DirectAnswer | None:

@@ -137,6 +137,15 @@ class QueryFilter:
         return ", ".join(parts)
 
 
+def _stem(word: str) -> str:
+    """A section word's comparable form: plural cut, then 5 letters ("vinos"/"vino", "quesos"/"queso", "pizzas"/"pizza")."""
+    for end in ("es", "s"):
+        if word.endswith(end) and len(word) - len(end) >= 4:
+            word = word[: -len(end)]
+            break
+    return word[:5]
+
+
 def parse_filters(question: str, categories: set[str] | frozenset[str] = frozenset()) -> QueryFilter:
     q = normalise(question)
     tags = [t for t, (pats, _) in DIETARY.items() if any(re.search(p, q) for p in pats)]
@@ -145,8 +154,8 @@ def parse_filters(question: str, categories: set[str] | frozenset[str] = frozens
     allergens_in, allergens_out = _allergens(question, tags)
     mx = MAX_PRICE.search(q)
     mn = MIN_PRICE.search(q)
-    q_words = {w[:5] for w in re.findall(r"[a-z0-9]+", q) if len(w) >= 4}
-    cats = tuple(sorted(c for c in categories if any(w[:5] in q_words for w in re.findall(r"[a-z0-9]+", normalise(c)) if len(w) >= 4)))
+    q_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", q) if len(w) >= 4}
+    cats = tuple(sorted(c for c in categories if any(_stem(w) in q_words for w in re.findall(r"[a-z0-9]+", normalise(c)) if len(w) >= 4)))
     return QueryFilter(
         tags=tuple(tags),
         allergens_in=allergens_in,

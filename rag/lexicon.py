@@ -39,6 +39,8 @@ class Words:
     sorted_best: str = ""  # {adj} {section} {name} {price}
     exists: str = ""
     portions: str = ""
+    option_costs: str = ""  # {name} {option} {price}
+    option_missing: str = ""  # {name} {option} {listed}
     costs: str = ""
     same_price: str = ""
     and_: str = " and "
@@ -83,7 +85,9 @@ WORDS: dict[str, Words] = {
         allergen_list_head="By their allergen lists, these contain {listed}:", options_head="From the catalog",
         more="\n… and {n} more.", cheapest="cheapest", most_expensive="most expensive",
         sorted_best="The {adj} in {section} is “{name}” at {price}.",
-        exists="Yes, “{name}” is in the catalog{at}.", portions="“{name}”: {listed}.", costs="“{name}” costs {price}.",
+        exists="Yes, “{name}” is in the catalog{at}.", portions="“{name}”: {listed}.",
+        option_costs="“{name}”, {option}: {price}.",
+        option_missing="“{name}” is not served as {option}; it comes as: {listed}.", costs="“{name}” costs {price}.",
         same_price="They cost the same: {names}, {price}.", cheaper="cheaper", dearer="more expensive",
         compared="“{name}” is {adj}: {price}, against {rest}.", total="Together: {total} — {parts}.",
         yes_listed="Yes, in the catalog:", listed="In the catalog:", recommend_head="From the catalog, for that:",
@@ -113,7 +117,9 @@ WORDS: dict[str, Words] = {
         allergen_list_head="Según su lista de alérgenos, llevan {listed}:", options_head="Opciones del catálogo",
         more="\n… y {n} más.", cheapest="más barato", most_expensive="más caro",
         sorted_best="El producto {adj} de {section} es «{name}», a {price}.",
-        exists="Sí, «{name}» está en el catálogo{at}.", portions="«{name}»: {listed}.", costs="«{name}» cuesta {price}.",
+        exists="Sí, «{name}» está en el catálogo{at}.", portions="«{name}»: {listed}.",
+        option_costs="«{name}», {option}: {price}.",
+        option_missing="«{name}» no se sirve en {option}; se sirve en: {listed}.", costs="«{name}» cuesta {price}.",
         same_price="Cuestan lo mismo: {names}, {price}.", and_=" y ", cheaper="más barato", dearer="más caro",
         compared="«{name}» es {adj}: {price}, frente a {rest}.", total="En total: {total} — {parts}.",
         yes_listed="Sí, en el catálogo:", listed="En el catálogo:", recommend_head="Según el catálogo, para eso:",

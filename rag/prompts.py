@@ -287,6 +287,9 @@ _NOT_NAMES = {
 }
 
 
+NEAR_NAME_LEN = 6  # a misspelt name this long is matched to a close catalog word ("Samsumg"); "Casar" is not "casa"
+
+
 def unknown_names(question: str, corpus_words: set[str], near=None) -> list[str]:
     """Names in the question (capitalised inside it, or in capitals) that appear in no row.
 
@@ -301,7 +304,7 @@ def unknown_names(question: str, corpus_words: set[str], near=None) -> list[str]
         word = normalise(m.group())
         if word in _NOT_NAMES or word in corpus_words or len(word) < 2:
             continue
-        if (near is not None and near(word)) or _their_own(question, m.start()):
+        if (near is not None and len(word) >= NEAR_NAME_LEN and near(word)) or _their_own(question, m.start()):
             continue
         out.append(m.group())
     return out

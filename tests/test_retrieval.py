@@ -314,3 +314,32 @@ def test_a_named_sub_category_is_answered_from_that_level_only():
     meaning = Interpretation(filter=parse_filters("¿Cuál es el yogur más barato de la sección yogures?", {"Lácteos", "Leches", "Yogures"}))
     answer = direct_answer(Query("¿Cuál es el yogur más barato?", "es", docs, meaning, store))
     assert answer.text == "El producto más barato de Yogures es «Yogur natural», a 1,25 €." and answer.rule == "cheapest"
+
+
+def _menu():
+    def row(i, name, cat, **prices):
+        meta = {"id": i, "name": name, "kind": "row", "category": cat, **prices, "price": min(prices.values())}
+        return Document(id=i, page_content=name, metadata=meta)
+
+    docs = (row("jamon", "Jamón ibérico", "IBÉRICOS", tapa=4.5, media_tabla=12.5, tabla=22.0),
+            row("queso", "Queso payoyo", "QUESOS", media_tabla=8.0, tabla=15.0),
+            row("lomo", "Lomo ibérico", "IBÉRICOS", tapa=3.5, tabla=24.0))
+    store = StoreFacts(Money("EUR", "es"), {"category": ("category",), "price_option": ("tapa", "media_tabla", "tabla")})
+    return docs, store
+
+
+@pytest.mark.parametrize(("question", "full", "expected"), [
+    ("¿Cuánto cuesta el Jamón ibérico?", ("jamon",), "«Jamón ibérico»: tapa 4,50 €, media tabla 12,50 €, tabla 22,00 €."),
+    ("¿Cuánto cuesta la media tabla de Jamón ibérico?", ("jamon",), "«Jamón ibérico», media tabla: 12,50 €."),
+    ("¿En qué tamaños se sirve el Queso payoyo?", ("queso",), "«Queso payoyo»: media tabla 8,00 €, tabla 15,00 €."),
+    ("¿Cuánto cuesta la tapa de Queso payoyo?", ("queso",),
+     "«Queso payoyo» no se sirve en tapa; se sirve en: media tabla 8,00 €, tabla 15,00 €."),
+    ("¿Cuál es el ibérico más caro?", (), "El producto más caro de IBÉRICOS es «Lomo ibérico», a 24,00 € (tabla)."),
+    ("¿Cuál es el ibérico más barato en media tabla?", (), "El producto más barato de IBÉRICOS es «Jamón ibérico», a 12,50 € (media tabla)."),
+])
+def test_prices_per_portion_or_size(question, full, expected):
+    from rag.retrieval import Interpretation
+
+    docs, store = _menu()
+    meaning = Interpretation(filter=parse_filters(question, {"IBÉRICOS", "QUESOS"}), named_ids=full, full_name_ids=full)
+    assert direct_answer(Query(question, "es", docs, meaning, store)).text == expected
