@@ -216,7 +216,7 @@ def main() -> int:
         cat = CATALOGS[name]
         ingest(cat)
         summaries.append(evaluate(cat, args.limit))
-        print(table(summaries[-1:]).splitlines()[-2] if len(summaries[-1]["runs"]) > 1 else "", file=sys.stderr)
+        print("\n".join(table(summaries[-1:]).splitlines()[2:]), file=sys.stderr, flush=True)
     print(table(summaries))
     path = RESULTS / "catalogs.json"
     old = json.loads(path.read_text()) if path.exists() else {}
