@@ -19,7 +19,7 @@ from rag.lexicon import WORDS
 from rag.money import Money
 from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
-from rag.prompts import detect_language
+from rag.prompts import asked_row, detect_language
 from rag.text import normalise, tokenize
 
 MAX_LISTED = 12
@@ -75,10 +75,19 @@ def _named_first(q: Query) -> Document | None:
     return next((d for i in q.meaning.named_ids[:1] for d in q.docs if d.id == i), None)
 
 
+# "¿Cuántas unidades quedan del X?", "how many are left?" (not "how many units come in the box")
+STOCK_ASK = re.compile(r"\b(cuant[oa]s (unidades )?(hay|quedan|tienen|tenes|teneis)|cuant[oa]s? (le )?quedan?|"
+                       r"(hay|tienen|queda) stock|how many (units )?(are |do you have )?(left|in stock)|how many do you have)\b"
+                       r"(?!.*\b(box|pack|caja|paquete|bolsa)\b)")
+
+
 def _stock_answer(q: Query) -> DirectAnswer | None:
-    """'¿Hay stock del Pixel 8?' — the named row's stock count."""
-    doc, language = _named_first(q), q.language
-    if not q.meaning.filter.in_stock or doc is None or q.meaning.list_question:
+    """'¿Hay stock del Pixel 8?' / '¿Cuántas unidades quedan del X?' — the asked row's stock count."""
+    language = q.language
+    if not (q.meaning.filter.in_stock or STOCK_ASK.search(normalise(q.question))) or q.meaning.list_question:
+        return None
+    doc = asked_row(q.question, q.docs) or _named_first(q)
+    if doc is None:
         return None
     name, stock = doc.metadata.get("name", doc.id), doc.metadata.get("stock")
     if not isinstance(stock, (int, float)):

@@ -146,6 +146,20 @@ def _stem(word: str) -> str:
     return word[:5]
 
 
+def named_sections(question: str, sections) -> tuple[str, ...]:
+    """The sections (at any level) a question names, by their words; when several match, those whose
+    words the question covers best ("freidora de aire": "Freidora", not "Aire acondicionado")."""
+    q_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(question)) if len(w) >= 4}
+    coverage = {}
+    for section in sections:
+        words = [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(section)) if len(w) >= 4]
+        hits = sum(w in q_words for w in words)
+        if hits:
+            coverage[section] = hits / len(words)
+    best = max(coverage.values(), default=0)
+    return tuple(sorted(s for s, c in coverage.items() if c == best))
+
+
 def parse_filters(question: str, categories: set[str] | frozenset[str] = frozenset()) -> QueryFilter:
     q = normalise(question)
     tags = [t for t, (pats, _) in DIETARY.items() if any(re.search(p, q) for p in pats)]
@@ -154,8 +168,7 @@ def parse_filters(question: str, categories: set[str] | frozenset[str] = frozens
     allergens_in, allergens_out = _allergens(question, tags)
     mx = MAX_PRICE.search(q)
     mn = MIN_PRICE.search(q)
-    q_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", q) if len(w) >= 4}
-    cats = tuple(sorted(c for c in categories if any(_stem(w) in q_words for w in re.findall(r"[a-z0-9]+", normalise(c)) if len(w) >= 4)))
+    cats = named_sections(q, categories)
     return QueryFilter(
         tags=tuple(tags),
         allergens_in=allergens_in,

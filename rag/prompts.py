@@ -225,6 +225,7 @@ CONCEPTS: tuple[FieldConcept, ...] = (
     FieldConcept({"en": "the colours", "es": "los colores"}, (r"\bcolou?rs?\b", r"\bcolores\b"), ("color", "colour", "colores", *COLOUR_WORDS)),
     FieldConcept({"en": "the warranty", "es": "la garantía"}, (r"\bwarrant", r"\bgarantia"), ("warrant", "garantia")),
     FieldConcept({"en": "the battery capacity (mAh)", "es": "la capacidad de la batería (mAh)"}, (r"\bmah\b", r"\bbattery capacity\b", r"\bcapacidad de (la )?bateria\b", r"\bmiliamperios\b"), ("mah", "miliamperio")),
+    FieldConcept({"en": "the energy rating", "es": "la clase de eficiencia energética"}, (r"\beficiencia energetica\b", r"\bclase energetica\b", r"\benergy (rating|class|efficiency|label)\b", r"\betiqueta energetica\b"), ("a+", "a++", "a+++", "clase a", "class a", "energy", "energetica", "eficiencia")),
     FieldConcept({"en": "the release date", "es": "la fecha de lanzamiento"}, (r"\brelease date\b", r"\bwhen was .* released\b", r"\bfecha de lanzamiento\b"), ("release", "lanzamiento")),
 )
 
@@ -243,9 +244,35 @@ def has_evidence(text: str, concept: FieldConcept) -> bool:
 _END = r"\b"  # colour words match whole ("red" is not in "reduced")
 
 
+MIN_ASKED_OVERLAP = 2  # words a question must share with one row's name, more than with any other, to be about it
+
+
+def asked_row(question: str, docs: Sequence[Document]) -> Document | None:
+    """The one row the question is about, when its name shares clearly the most words with it.
+
+    "¿Cuánto sale la paellera eléctrica Kanji?" among three Kanji rows is about the paellera. Words
+    are compared as prefixes (typos, plurals) and numbers count ("ventilador 20 pulgadas"); a tie,
+    or fewer than :data:`MIN_ASKED_OVERLAP` shared words, is no answer.
+    """
+    asked = {t for t in tokenize(question) if len(t) >= 3 or t.isdigit()}
+    scored = sorted(((len(asked & set(tokenize(str(d.metadata.get("name", ""))))), k)
+                     for k, d in enumerate(docs) if is_row(d)), reverse=True)
+    if not scored or scored[0][0] < MIN_ASKED_OVERLAP or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return docs[scored[0][1]]
+
+
+def _row_numbers(doc: Document) -> set[str]:
+    return numbers_in(doc.page_content) | {_canon_number(str(v)) for v in doc.metadata.values() if isinstance(v, (int, float))}
+
+
 def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConcept]:
-    """Concepts the question asks for that no retrieved row mentions at all."""
+    """Concepts the question asks for that the rows do not mention: the row the question is about
+    (see :func:`asked_row`) and the shop's sections, else any retrieved row."""
     q = normalise(question)
+    about = asked_row(question, docs)
+    if about is not None:
+        docs = [about] + [d for d in docs if not is_row(d)]
     texts = [doc_text(d) for d in docs]
     return [c for c in CONCEPTS if any(re.search(p, q) for p in c.asks) and not any(has_evidence(t, c) for t in texts)]
 
@@ -372,9 +399,12 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     same sentence) does not hold: "the X costs 24.50" when 24.50 is the price of the Y.
 
     A number that some cited row holds passes :func:`ungrounded_numbers`; it must also belong to the
-    product the sentence is about. Sentences that name no row are left to that check.
+    product the sentence is about. A sentence that names no row ("Cuesta 36989.") is about the row
+    the question names (:func:`asked_row`): a number only another row holds is flagged.
     """
     known = numbers_in(question)
+    about = asked_row(question, docs)
+    others = set().union(*(_row_numbers(d) for d in docs if d is not about and is_row(d))) if about is not None else set()
     aliases = sorted(((a, i) for i, d in enumerate(docs) if is_row(d)
                       for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
                      key=lambda x: -len(x[0]))
@@ -390,9 +420,10 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
                 named.add(i)
                 text = text.replace(f" {alias} ", "  ")
         if not named:
+            if about is not None:
+                wrong |= (stated & others) - _row_numbers(about)
             continue
-        holds = set().union(*(numbers_in(docs[i].page_content) | {_canon_number(str(v)) for v in docs[i].metadata.values()
-                                                                  if isinstance(v, (int, float))} for i in named))
+        holds = set().union(*(_row_numbers(docs[i]) for i in named))
         holds |= set().union(*(numbers_in(str(docs[i].metadata.get("name", ""))) for i in named))
         wrong |= stated - holds
     return sorted(wrong)

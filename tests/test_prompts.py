@@ -261,3 +261,26 @@ def test_a_measure_must_be_in_a_row_with_its_unit():
     assert mismeasured("The media tabla weighs 7.5 grams.", [menu]) == ["7.5 g"]
     assert mismeasured("It is 14 inches, 8 GB of RAM, 1.6 kg and 1.6 GHz.", [laptop]) == []  # unit in the header too
     assert mismeasured("El TV Kanji es de 40 pulgadas.", [tv]) == [] and mismeasured("Es de 50 pulgadas.", [tv]) == ["50 inch"]
+
+
+KANJI = [Document(id=i, page_content=f"{n}\nprice: {p}", metadata={"id": i, "name": n, "price": p, "kind": "row"})
+         for i, n, p in (("1", "Paellera eléctrica Kanji KJH-PE15005S", 68869.0), ("2", "Pava eléctrica Kanji 1.7 lts", 36989.0),
+                         ("3", "Ventilador de pie Kanji 20 pulgadas", 56989.0))]
+
+
+def test_the_row_a_question_is_about_and_a_bare_number_from_another_row():
+    from rag.prompts import asked_row, misattributed_numbers
+
+    q = "¿Cuánto sale la paellera eléctrica Kanji?"
+    assert asked_row(q, KANJI).id == "1"
+    assert asked_row("¿Qué tienen de Kanji?", KANJI) is None  # one shared word, and a tie
+    assert misattributed_numbers("Cuesta 36989.", q, KANJI) == ["36989"]  # the pava's price
+    assert misattributed_numbers("Cuesta 68869.", q, KANJI) == []
+
+
+def test_energy_rating_is_a_field_the_row_must_state():
+    fridge = Document(id="f", page_content="Heladera Neba A 280 Ciclica 2 frios 280 Lts", metadata={"name": "Heladera Neba A 280"})
+    samsung = Document(id="s", page_content="Heladera Samsung RT38 No Frost A+ 380 lts", metadata={"name": "Heladera Samsung RT38"})
+    q = "¿Qué clase de eficiencia energética tiene la heladera Neba A 280?"
+    assert [c.name["en"] for c in missing_concepts(q, [fridge, samsung])] == ["the energy rating"]  # the Samsung's A+ is not its
+    assert missing_concepts("¿Qué eficiencia energética tiene la heladera Samsung RT38?", [fridge, samsung]) == []

@@ -343,3 +343,26 @@ def test_prices_per_portion_or_size(question, full, expected):
     docs, store = _menu()
     meaning = Interpretation(filter=parse_filters(question, {"IBÉRICOS", "QUESOS"}), named_ids=full, full_name_ids=full)
     assert direct_answer(Query(question, "es", docs, meaning, store)).text == expected
+
+
+def test_a_question_naming_two_sections_is_about_the_one_it_covers_best():
+    from rag.filters import named_sections
+
+    sections = {"AIRE ACONDICIONADO", "Freidora", "TELEVISORES"}
+    assert named_sections("¿Cuál es la freidora de aire más barata?", sections) == ("Freidora",)
+    assert named_sections("el televisor más barato", sections) == ("TELEVISORES",)
+    assert named_sections("¿qué aires acondicionados tienen?", sections) == ("AIRE ACONDICIONADO",)
+
+
+def test_stock_of_the_row_the_question_names():
+    from rag.retrieval import Interpretation
+
+    def row(i, name, stock):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "stock": stock})
+
+    docs = (row("1", "Termotanque Señorial Zafiro 40 eléctrico", 2), row("2", "Termotanque Señorial Zafiro 65 gas", 5))
+    q = "¿Cuántas unidades quedan del termotanque Zafiro 40 eléctrico?"
+    answer = direct_answer(Query(q, "es", docs, Interpretation(filter=parse_filters(q)), USD))
+    assert answer.text == "Sí, quedan 2 unidades de «Termotanque Señorial Zafiro 40 eléctrico»." and answer.rule == "stock"
+    box = "¿Cuántas unidades vienen en la caja del termotanque Zafiro 40?"
+    assert direct_answer(Query(box, "es", docs, Interpretation(filter=parse_filters(box)), USD)) is None
