@@ -19,7 +19,7 @@ from rag.lexicon import WORDS
 from rag.money import Money
 from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
-from rag.prompts import asked_row, detect_language
+from rag.prompts import asked_row, detect_language, names_match
 from rag.text import normalise, tokenize
 
 MAX_LISTED = 12
@@ -224,6 +224,9 @@ def _price_answer(query: Query) -> DirectAnswer | None:
     question, docs, meaning, language, money = query.question, query.docs, query.meaning, query.language, query.money
     q = normalise(question)
     wanted = meaning.exact_ids or meaning.full_name_ids
+    if not wanted:  # a long name asked by some of its words: the row the question is clearly about, if its names match
+        about = asked_row(question, docs)
+        wanted = (about.id,) if about is not None and names_match(question, about) else ()
     if not (PRICE_ASK.search(q) or PORTIONS_ASK.search(q)) or len(wanted) != 1 or meaning.list_question or meaning.filter.hard:
         return None
     doc = next((d for d in docs if d.id == wanted[0]), None)

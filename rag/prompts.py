@@ -202,6 +202,7 @@ COLOUR_WORDS = (  # whole words (see has_evidence), both languages
     "black", "white", "red", "blue", "green", "yellow", "grey", "gray", "silver", "gold", "pink", "purple", "orange",
     "brown", "beige", "negro", "negra", "blanco", "blanca", "rojo", "roja", "azul", "verde", "amarillo", "amarilla",
     "gris", "plateado", "plateada", "dorado", "dorada", "rosa", "morado", "morada", "naranja", "marron", "inox",
+    "grafito", "graphite", "acero", "steel", "titanio", "titanium", "cromado", "chrome", "plata", "transparente",
 )
 
 
@@ -260,6 +261,19 @@ def asked_row(question: str, docs: Sequence[Document]) -> Document | None:
     if not scored or scored[0][0] < MIN_ASKED_OVERLAP or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     return docs[scored[0][1]]
+
+
+def names_match(question: str, doc: Document) -> bool:
+    """Does the row carry every name word (capitalised, in capitals, a model code) and number of the question?
+
+    "¿Cuánto sale la heladera Gafa de 300 litros?" is not about a Drean 300-litre fridge, however many
+    other words they share.
+    """
+    row = set(tokenize(f"{doc.metadata.get('name', '')} {doc.page_content}"))
+    names = {t for m in _NAME_WORD.finditer(question) if question[: m.start()].strip(" ¿¡\"'«“(")
+             for t in tokenize(m.group())}
+    codes = {t for t in tokenize(question) if any(c.isdigit() for c in t)}
+    return (names | codes) <= row
 
 
 def _row_numbers(doc: Document) -> set[str]:

@@ -366,3 +366,21 @@ def test_stock_of_the_row_the_question_names():
     assert answer.text == "Sí, quedan 2 unidades de «Termotanque Señorial Zafiro 40 eléctrico»." and answer.rule == "stock"
     box = "¿Cuántas unidades vienen en la caja del termotanque Zafiro 40?"
     assert direct_answer(Query(box, "es", docs, Interpretation(filter=parse_filters(box)), USD)) is None
+
+
+def test_a_long_name_asked_by_some_of_its_words_gets_its_price_only_when_the_names_match():
+    from rag.retrieval import Interpretation
+
+    def row(i, name, price):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "price": price})
+
+    docs = (row("1", "Paellera eléctrica Kanji KJH-PE15005S", 68869.0), row("2", "Pava eléctrica Kanji 1.7 lts", 36989.0),
+            row("3", "Heladera Drean HDR300F11 300 lts No Frost", 911099.0))
+    ars = StoreFacts(Money("", "es"))
+
+    def ask(q):
+        found = direct_answer(Query(q, "es", docs, Interpretation(filter=parse_filters(q)), ars))
+        return found.text if found else None
+
+    assert ask("¿Cuánto sale la paellera eléctrica Kanji?") == "«Paellera eléctrica Kanji KJH-PE15005S» cuesta 68.869."
+    assert ask("¿Cuánto sale la heladera Gafa de 300 litros?") is None  # another brand: not the Drean's price
