@@ -76,7 +76,7 @@ def _named_first(q: Query) -> Document | None:
 
 
 # "¿Cuántas unidades quedan del X?", "how many are left?" (not "how many units come in the box")
-STOCK_ASK = re.compile(r"\b(cuant[oa]s (unidades )?(hay|quedan|tienen|tenes|teneis)|cuant[oa]s? (le )?quedan?|"
+STOCK_ASK = re.compile(r"\b(cuant[oa]s\b.*\b(hay|quedan?|tienen|tenes|teneis)\b|"
                        r"(hay|tienen|queda) stock|how many (units )?(are |do you have )?(left|in stock)|how many do you have)\b"
                        r"(?!.*\b(box|pack|caja|paquete|bolsa)\b)")
 

@@ -84,10 +84,17 @@ _EN_WORDS = {
 }
 
 
+_EN_OPENER = re.compile(r"^\W*(is|are|do|does|did|what|what's|which|how|can|could|would|will|where|when|who|why|have|has)\b")
+
+
 def detect_language(text: str) -> str:
     """'es' or 'en' from inverted punctuation, accents and function words (good enough for questions)."""
     lowered = text.lower()
-    if "¿" in lowered or "¡" in lowered or re.search(r"[ñ]", lowered):
+    if "¿" in lowered or "¡" in lowered:
+        return "es"
+    if _EN_OPENER.match(lowered):  # "Is there dairy in the salchichón ibérico?": Spanish names, English question
+        return "en"
+    if "ñ" in lowered:
         return "es"
     words = re.findall(r"[a-záéíóúüñ]+", lowered)
     es = sum(w in _ES_WORDS for w in words) + 2 * sum(bool(re.search(r"[áéíóú]", w)) for w in words)
@@ -436,6 +443,9 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
         if not named:
             if about is not None:
                 wrong |= (stated & others) - _row_numbers(about)
+            else:  # "The Atma air fryer costs 68.869" when 68.869 is the price of a Kanji row
+                wrong |= {n for n in stated if (holders := [d for d in docs if is_row(d) and n in _row_numbers(d)])
+                          and not any(names_match(question, d) for d in holders)}
             continue
         holds = set().union(*(_row_numbers(docs[i]) for i in named))
         holds |= set().union(*(numbers_in(str(docs[i].metadata.get("name", ""))) for i in named))
@@ -458,6 +468,7 @@ UNITS: dict[str, tuple[str, ...]] = {
     "w": ("w", "watts", "vatios", "watios"), "v": ("v", "volts", "voltios"),
     "kcal": ("kcal", "calorias", "calories", "cal"),
     "year": ("años", "anos", "years", "year", "año"), "month": ("meses", "months", "mes", "month"),
+    "units": ("unidades", "units", "uds", "unid"),
 }
 _UNIT_OF = {v: u for u, variants in UNITS.items() for v in variants}
 _UNIT_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s?(" + "|".join(sorted((re.escape(v) for v in _UNIT_OF), key=len, reverse=True))
@@ -476,6 +487,9 @@ def _row_measures(doc: Document) -> set[tuple[str, str]]:
         header, sep, value = line.partition(":")
         units = {_UNIT_OF[w] for w in re.findall(r"[a-z]+", normalise(header)) if w in _UNIT_OF} if sep else set()
         found |= {(n, u) for n in numbers_in(value) for u in units}
+    stock = doc.metadata.get("stock")
+    if isinstance(stock, (int, float)):  # "quedan 2 unidades": the stock count, whatever its header
+        found.add((_canon_number(str(stock)), "units"))
     return found
 
 

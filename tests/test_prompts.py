@@ -284,3 +284,25 @@ def test_energy_rating_is_a_field_the_row_must_state():
     q = "¿Qué clase de eficiencia energética tiene la heladera Neba A 280?"
     assert [c.name["en"] for c in missing_concepts(q, [fridge, samsung])] == ["the energy rating"]  # the Samsung's A+ is not its
     assert missing_concepts("¿Qué eficiencia energética tiene la heladera Samsung RT38?", [fridge, samsung]) == []
+
+
+def test_a_number_from_a_row_without_the_questions_brand_is_withheld():
+    from rag.prompts import misattributed_numbers
+
+    q = "How much is the Atma air fryer?"  # no row is clearly it; the number is a Kanji row's price
+    assert misattributed_numbers("The Atma Air Fryer costs 68.869.", q, KANJI) == ["68869"]
+    assert misattributed_numbers("It costs 68.869.", "How much is the electric paella pan?", KANJI) == []  # no names asked
+
+
+def test_a_stock_count_must_be_a_rows_stock():
+    from rag.prompts import mismeasured
+
+    row = Document(id="z", page_content="Termot. Señorial Zafiro 40 elec\nSaldo disponible: 2",
+                   metadata={"name": "Termot. Señorial Zafiro 40 elec", "stock": 2})
+    assert mismeasured("40 unidades", [row]) == ["40 units"] and mismeasured("Quedan 2 unidades.", [row]) == []
+
+
+def test_an_english_question_about_spanish_names_is_english():
+    assert detect_language("Is there dairy in the salchichón ibérico de bellota?") == "en"
+    assert detect_language("How much is the Lasaña de la Casa?") == "en"
+    assert detect_language("¿Cuánto cuesta la lasaña?") == "es" and detect_language("cuanto cuesta la lasaña") == "es"
