@@ -330,8 +330,8 @@ _NOT_NAMES = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "lunes", "martes", "miercoles",
     "jueves", "viernes", "sabado", "domingo", "january", "february", "march", "april", "may", "june", "july",
     "august", "september", "october", "november", "december", "english", "spanish", "ingles", "espanol",
-    "usd", "us", "eur", "euro", "euros", "tv", "pc", "usb", "ok", "faq", "what", "which", "how", "do", "does", "is",
-    "are", "can", "the", "and", "que", "cual", "cuanto", "cuanta", "tienen", "hay", "me", "the",
+    "usd", "us", "eur", "euro", "euros", "tv", "pc", "usb", "faq", "what", "which", "how", "do", "does", "is",
+    "are", "can", "the", "and", "que", "cual", "cuanto", "cuanta", "tienen", "hay", "me",
 }
 
 
@@ -405,11 +405,26 @@ def numbers_in(text: str) -> set[str]:
 
 def ungrounded_numbers(answer: str, question: str, docs: Sequence[Document]) -> list[str]:
     """Numbers stated in the answer that appear neither in the question nor in any given row."""
-    known = numbers_in(question)
-    for d in docs:
-        known |= numbers_in(d.page_content)
-        known |= {_canon_number(str(v)) for v in d.metadata.values() if isinstance(v, (int, float))}
+    known = numbers_in(question).union(*(_row_numbers(d) for d in docs))
     return sorted(n for n in numbers_in(answer) if n not in known)
+
+
+def _aliases(docs: Sequence[Document | None]) -> list[tuple[str, int]]:
+    """(how staff say a row's name, the row's position), longest first; None entries are skipped."""
+    return sorted(((alias, i) for i, d in enumerate(docs) if d is not None
+                   for alias in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
+                  key=lambda x: -len(x[0]))
+
+
+def _rows_named(text: str, aliases: list[tuple[str, int]]) -> set[int]:
+    """Positions of the rows ``text`` names. Longest names first (in full or as staff say them), each match
+    blanked out, so "iPhone 15" does not also match inside "iPhone 15 Pro"."""
+    t, hits = f" {phrase(text)} ", set()
+    for alias, i in aliases:
+        if alias and f" {alias} " in t:
+            hits.add(i)
+            t = t.replace(f" {alias} ", "  ")
+    return hits
 
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -426,20 +441,13 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     known = numbers_in(question)
     about = asked_row(question, docs)
     others = set().union(*(_row_numbers(d) for d in docs if d is not about and is_row(d))) if about is not None else set()
-    aliases = sorted(((a, i) for i, d in enumerate(docs) if is_row(d)
-                      for a in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
-                     key=lambda x: -len(x[0]))
+    aliases = _aliases([d if is_row(d) else None for d in docs])
     wrong: set[str] = set()
     for sentence in _SENTENCE.split(answer):
         stated = numbers_in(sentence) - known
         if not stated:
             continue
-        text = f" {phrase(sentence)} "
-        named: set[int] = set()
-        for alias, i in aliases:
-            if alias and f" {alias} " in text:
-                named.add(i)
-                text = text.replace(f" {alias} ", "  ")
+        named = _rows_named(sentence, aliases)
         if not named:
             if about is not None:
                 wrong |= (stated & others) - _row_numbers(about)
@@ -508,20 +516,8 @@ def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
     explicit = sorted({int(n) - 1 for n in re.findall(r"\[(\d{1,2})\]", answer) if 0 < int(n) <= len(docs)})
     if explicit:
         return explicit
-    a = f" {phrase(answer)} "
     a_nums = numbers_in(answer)
-    # Longest names first (in full or as staff say them: "Motorola Moto G Power 5G"), each match blanked
-    # out, so "iPhone 15" does not also match inside "iPhone 15 Pro".
-    names = sorted(
-        ((alias, i) for i, d in enumerate(docs)
-         for alias in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
-        key=lambda x: -len(x[0]),
-    )
-    hits = set()
-    for name, i in names:
-        if name and f" {name} " in a:
-            hits.add(i)
-            a = a.replace(f" {name} ", "  ")
+    hits = _rows_named(answer, _aliases(docs))
     for i, d in enumerate(docs):
         doc_id = normalise(str(d.metadata.get("id", "")))
         price = d.metadata.get("price")
