@@ -27,7 +27,7 @@ from ingest.loaders import RowError, load_file
 from ingest.mapping import ColumnMapping, currency_in_text, field_keys
 from rag.errors import IngestLockedError
 from rag.prompts import detect_language
-from rag.store import CatalogIndex, StoreInfo, embed_into, get_all, now_iso
+from rag.store import CatalogIndex, StoreInfo, as_documents, embed_into, get_all, now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -320,9 +320,7 @@ def _profile(docs: Sequence[Document], report: IngestReport, live: StoreInfo | N
 def _live_docs(col, keep_ids: list[str], new_by_id: dict[str, Document]) -> list[Document]:
     """Documents of an unchanged store: the ones loaded now plus those of its other files."""
     other = [i for i in keep_ids if i not in new_by_id]
-    got = col.get(ids=other, include=["documents", "metadatas"]) if other else {"ids": [], "documents": [], "metadatas": []}
-    return list(new_by_id.values()) + [Document(id=i, page_content=t or "", metadata=m or {})
-                                       for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+    return list(new_by_id.values()) + (as_documents(col.get(ids=other, include=["documents", "metadatas"])) if other else [])
 
 
 def _copy_unchanged(old_col, new_col, ids: list[str], progress: Progress | None) -> None:

@@ -25,7 +25,7 @@ from rank_bm25 import BM25Okapi
 
 from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, in_sections, is_row, matches, parse_filters, section_values
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes, unknown_names
-from rag.store import CatalogIndex, get_all
+from rag.store import CatalogIndex, as_documents, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
 
 logger = logging.getLogger(__name__)
@@ -201,11 +201,7 @@ class CatalogRetriever(BaseRetriever):
         info, col = self.index.live_collection(self.store, self.embedding_id)
         with self._lock:
             if self._version != info.collection:
-                got = get_all(col, ["documents", "metadatas"])
-                docs = [
-                    Document(id=i, page_content=t or "", metadata=m or {})
-                    for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-                ]
+                docs = as_documents(get_all(col, ["documents", "metadatas"]))
                 self._lexical = LexicalIndex(docs, tuple(info.fields.get("category", ())))
                 self._version = info.collection
                 self._line_vectors.clear()

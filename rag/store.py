@@ -186,6 +186,12 @@ def get_all(collection: Collection, include: list[str]) -> dict[str, list]:
         offset += PAGE
 
 
+def as_documents(got: dict[str, list]) -> list[Document]:
+    """A Chroma ``get`` result (ids, documents, metadatas) as LangChain Documents."""
+    return [Document(id=i, page_content=t or "", metadata=m or {})
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -252,9 +258,7 @@ def copy_store(source: CatalogIndex, target: CatalogIndex, store: str, embedding
     info = source.info(store)
     if info is None:
         raise IndexMissingError(f"The store '{store}' has no index yet. Build it with: python -m ingest --store {store} FILES...")
-    got = get_all(source.collection(info.collection), ["documents", "metadatas"])
-    docs = [Document(id=i, page_content=t or "", metadata=m or {})
-            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+    docs = as_documents(get_all(source.collection(info.collection), ["documents", "metadatas"]))
     col = target.new_collection(store, 1)
     embed_into(col, embeddings, docs)
     copy = replace(info, collection=col.name, embedding=embedding, version=1, count=col.count(), updated_at=now_iso())
