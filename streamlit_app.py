@@ -73,7 +73,10 @@ with st.sidebar:
 page = st.navigation(
     [
         st.Page("app_pages/ask.py", title="Ask", icon="💬", default=True),
+        st.Page("app_pages/reviews.py", title="Reviews", icon="⭐"),
+        st.Page("app_pages/photo.py", title="Photo", icon="📷"),
         st.Page("app_pages/catalog.py", title="Catalog", icon="📦"),
+        st.Page("app_pages/finetune.py", title="Fine-tune", icon="🧪"),
     ]
 )
 page.run()

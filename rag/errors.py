@@ -42,3 +42,19 @@ class CatalogFileError(AssistantError):
 
 class IngestLockedError(AssistantError):
     """Another ingest is already writing to the same store."""
+
+
+class ToolInputError(AssistantError):
+    """A side tool (sentiment, photo, voice) got input it cannot use: names the file and the problem."""
+
+
+class FineTuneError(AssistantError):
+    """Training, saving or loading a fine-tuned classifier failed, or the model name is unknown."""
+
+
+class DataValidationError(FineTuneError):
+    """Training data has problems; ``problems`` lists each one, naming its row or line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])

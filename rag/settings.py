@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_question_chars: int = Field(2000, ge=50, description="Longer questions are refused.")
 
+    # --- side tools and fine-tuning -------------------------------------------------------
+    finetuned_dir: Path | None = Field(
+        None, description="Where fine-tuned classifiers are saved and listed (default: data_dir/finetuned)."
+    )
+    sentiment_model: str = Field(
+        "default", description="'default' (the packaged review-sentiment model) or the name of a text classifier "
+        "trained on the Fine-tune page."
+    )
+    speech_model: Literal["base", "tiny.en"] = Field(
+        "base", description="Whisper model for spoken questions: 'base' (Spanish and English) or 'tiny.en' (English, faster)."
+    )
+    speech_language: Literal["auto", "es", "en"] = Field(
+        "auto", description="Language of spoken questions: 'auto' detects Spanish or English; pinning it is faster."
+    )
+    speech_max_seconds: int = Field(120, ge=5, le=3600, description="Longer recordings are refused.")
+
     @field_validator("default_store")
     @classmethod
     def _store_name(cls, v: str) -> str:
@@ -114,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def finetuned_models_dir(self) -> Path:
+        return self.finetuned_dir or self.data_dir / "finetuned"
 
     @property
     def locks_dir(self) -> Path:
