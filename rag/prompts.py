@@ -276,11 +276,17 @@ def names_match(question: str, doc: Document) -> bool:
     "¿Cuánto sale la heladera Gafa de 300 litros?" is not about a Drean 300-litre fridge, however many
     other words they share.
     """
-    row = set(tokenize(f"{doc.metadata.get('name', '')} {doc.page_content}"))
+    text = f"{doc.metadata.get('name', '')} {doc.page_content}"
+    row = set(tokenize(text))
     names = {t for m in _NAME_WORD.finditer(question) if question[: m.start()].strip(" ¿¡\"'«“(")
              for t in tokenize(m.group())}
-    codes = {t for t in tokenize(question) if any(c.isdigit() for c in t)}
-    return (names | codes) <= row
+    # Model codes ("X1", "S24") by their words; amounts by their value, so "6,5 kg" is "6.5kg" and
+    # "125 litros" is "125lts".
+    codes = {t for t in tokenize(question) if any(c.isdigit() for c in t) and not _AMOUNT.fullmatch(t)}
+    return (names | codes) <= row and numbers_in(question) <= numbers_in(text) | _row_numbers(doc)
+
+
+_AMOUNT = re.compile(r"\d+[a-z]{0,3}")
 
 
 def _row_numbers(doc: Document) -> set[str]:

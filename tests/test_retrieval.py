@@ -384,3 +384,17 @@ def test_a_long_name_asked_by_some_of_its_words_gets_its_price_only_when_the_nam
 
     assert ask("¿Cuánto sale la paellera eléctrica Kanji?") == "«Paellera eléctrica Kanji KJH-PE15005S» cuesta 68.869."
     assert ask("¿Cuánto sale la heladera Gafa de 300 litros?") is None  # another brand: not the Drean's price
+
+
+def test_amounts_in_a_question_match_a_row_by_value_however_they_are_written():
+    from rag.prompts import names_match
+
+    def row(name):
+        return Document(id="1", page_content=name, metadata={"id": "1", "name": name, "kind": "row"})
+
+    assert names_match("¿Cuánto sale el lavarropas Drean de 6,5 kg?", row("Lavarropas Drean Next 6.5kg"))
+    assert names_match("¿Cuánto sale el termotanque de 125 litros?", row("Termotanque Rheem 125lts"))
+    assert names_match("¿Precio del ThinkPad X1?", row("Lenovo ThinkPad X1 Carbon"))
+    assert not names_match("¿Cuánto sale el lavarropas Drean de 8 kg?", row("Lavarropas Drean Next 6.5kg"))
+    assert not names_match("¿Precio del ThinkPad X13?", row("Lenovo ThinkPad X1 Carbon"))
+    assert not names_match("¿Cuánto sale la heladera Gafa de 300 litros?", row("Heladera Drean HDR300F11 300 lts"))
