@@ -50,6 +50,14 @@ case "${1:-app}" in
     exec "$VENV/bin/streamlit" run streamlit_app.py --server.port "${PORT:-8501}"
     ;;
   test)
+    if ! command -v espeak-ng >/dev/null 2>&1; then   # the voice tests synthesise their spoken questions
+      if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> Installing espeak-ng (the voice tests speak their questions with it)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+      else
+        echo "!! The voice tests need espeak-ng: sudo apt install espeak-ng" >&2
+      fi
+    fi
     install requirements-dev.txt
     shift || true
     exec "$VENV/bin/python" -m pytest "$@"

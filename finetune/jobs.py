@@ -76,18 +76,21 @@ class Job:
         return not self.running
 
     def _run(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        # ``finished`` is set before ``state``, so a reader that sees the run over also sees when it ended
         try:
             self.result = fn(progress=self.events.append, cancel=self.cancel_event, **kwargs)
-            self.state = "done"
+            self._end("done")
         except Cancelled:
-            self.state = "cancelled"
+            self._end("cancelled")
         except AssistantError as exc:
-            self.error, self.state = str(exc), "failed"
+            self._end("failed", str(exc))
         except Exception as exc:  # a bug in training must end the job visibly, not hang the page
             logger.exception("training job %s failed", self.name)
-            self.error, self.state = f"Training stopped with an unexpected error: {exc!r}", "failed"
-        finally:
-            self.finished = time.time()
+            self._end("failed", f"Training stopped with an unexpected error: {exc!r}")
+
+    def _end(self, state: str, error: str | None = None) -> None:
+        self.finished, self.error = time.time(), error
+        self.state = state
 
 
 class JobRunner:

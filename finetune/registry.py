@@ -80,7 +80,7 @@ def read_info(model_dir: Path) -> ModelInfo:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ModelInfo(
-            name=data["name"],
+            name=Path(model_dir).name,  # the folder is the name (a renamed folder is found by its new name)
             kind=data["kind"],
             base=data["base"],
             labels=tuple(data["labels"]),
@@ -92,6 +92,8 @@ def read_info(model_dir: Path) -> ModelInfo:
         )
     except FileNotFoundError:
         raise FineTuneError(f"{model_dir} is not a saved classifier (no {INFO_FILE}).") from None
+    except KeyError as exc:
+        raise FineTuneError(f"{path} is damaged (no {exc.args[0]!r} field); delete the folder and train the model again.") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FineTuneError(f"{path} is damaged ({exc}); delete the folder and train the model again.") from None
 
