@@ -100,7 +100,7 @@ class JobRunner:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, name: str, fn: Callable[..., Any], **kwargs: Any) -> Job:
+    def start(self, name: str, fn: Callable[..., Any], /, **kwargs: Any) -> Job:
         """Run ``fn(progress=..., cancel=..., **kwargs)`` in the background as job ``name``."""
         with self._lock:
             current = self._jobs.get(name)
