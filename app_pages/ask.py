@@ -1,8 +1,15 @@
-"""Ask page: chat with the chosen store's catalog; every answer shows the rows it came from."""
+"""Ask page: chat with the chosen store's catalog; every answer shows the rows it came from.
+
+A question can also be spoken (``st.audio_input``) or uploaded as a recording: Whisper
+transcribes it (biased toward the store's product names), the transcript can be edited,
+and it is then answered exactly like a typed question. Another page (Photo) can pre-fill
+the question by setting ``st.session_state["prefill_question"]`` and switching here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -10,6 +17,13 @@ from app_pages.components import CATALOG_PAGE, answer_details, current_store, md
 from app_pages.resources import get_chain, get_index, get_llm, get_llm_lock, get_settings, llm_is_loaded
 from rag.chain import Answer, source_row, stream_answer, validate_question
 from rag.errors import AssistantError, QuestionError
+from tools.speech import AUDIO_TYPES, LANGUAGE_NAMES, build_transcriber, catalog_hotwords
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tools.speech import Transcriber
+
+VOICE_TEXT = "voice_question"  # the editable transcript (text area key)
+VOICE_SUBMIT = "voice_submit"  # the transcript sent with "Ask this question", read on the next run
 
 EXAMPLES = {
     "techstore": [
@@ -90,6 +104,61 @@ def clear_chat(store: str) -> None:
     st.session_state["chats"][store] = []
 
 
+@st.cache_resource(show_spinner=False)
+def get_transcriber() -> Transcriber:
+    """Whisper, loaded once per process (the model named by the speech_model setting)."""
+    return build_transcriber(get_settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def store_hotwords(store: str, collection: str) -> str:
+    """The store's product names for Whisper; ``collection`` keys the cache (a re-ingest refreshes it)."""
+    del collection
+    return catalog_hotwords(get_index(), store)
+
+
+def submit_voice_question() -> None:
+    """"Ask this question": hand the edited transcript to the chat and empty the box."""
+    st.session_state[VOICE_SUBMIT] = st.session_state.get(VOICE_TEXT, "")
+    st.session_state[VOICE_TEXT] = ""
+
+
+def voice_box(store: str, collection: str) -> None:
+    """Record or upload a question, show its transcript for editing, and offer to ask it."""
+    with st.container(border=True):
+        recording = st.audio_input("🎤 Ask by voice", key="voice_recording",
+                                   help="Speak your question in Spanish or English, then edit the text if needed.")
+        with st.expander("…or upload a recording (WAV, MP3, OGG, WebM, M4A)"):
+            upload = st.file_uploader("Recording", type=list(AUDIO_TYPES), key="voice_upload",
+                                      label_visibility="collapsed")
+        clip = recording or upload
+        if clip is not None:
+            digest = hashlib.sha256(clip.getvalue()).hexdigest()
+            if st.session_state.get("voice_digest") != digest:  # a new clip: transcribe it once
+                st.session_state["voice_digest"] = digest
+                st.session_state["voice_error"] = None
+                try:
+                    with st.spinner("Listening to the recording (the speech model loads the first time)…"):
+                        heard = get_transcriber().transcribe(clip, hotwords=store_hotwords(store, collection),
+                                                             name=clip.name)
+                except AssistantError as exc:
+                    st.session_state["voice_error"] = str(exc)
+                else:
+                    st.session_state[VOICE_TEXT] = heard.text
+                    st.session_state["voice_info"] = (
+                        f"Heard in {LANGUAGE_NAMES[heard.language]} · {heard.duration_s:.1f} s of audio · "
+                        f"transcribed in {heard.elapsed_s:.1f} s"
+                        + (f" · spelling matched to {heard.hotwords}" if heard.hotwords else "")
+                    )
+            if st.session_state.get("voice_error"):
+                st.error(st.session_state["voice_error"])
+        if st.session_state.get(VOICE_TEXT):
+            st.text_area("Your question (edit it if something was misheard)", key=VOICE_TEXT, height=80)
+            if clip is not None and st.session_state.get("voice_info"):
+                st.caption(st.session_state["voice_info"])
+            st.button("Ask this question", icon="💬", on_click=submit_voice_question, type="primary")
+
+
 settings = get_settings()
 store = current_store()
 info = get_index().info(store)
@@ -106,6 +175,11 @@ if info is None:
 
 st.caption(f"Answers for **{store}** come only from its catalog ({info.count:,} rows) and cite the rows they use.")
 
+if prefill := st.session_state.pop("prefill_question", None):  # set by the Photo page
+    st.session_state[VOICE_TEXT] = prefill
+    st.session_state["voice_info"] = None
+voice_box(store, info.collection)
+
 history: list[dict[str, Any]] = st.session_state.setdefault("chats", {}).setdefault(store, [])
 for msg in history:
     with st.chat_message(msg["role"]):
@@ -116,7 +190,7 @@ for msg in history:
         if msg["role"] == "assistant":
             answer_details(msg)
 
-question = st.chat_input("Ask about a product, price, menu item…")
+question = st.chat_input("Ask about a product, price, menu item…") or st.session_state.pop(VOICE_SUBMIT, None)
 
 if not history and not question and EXAMPLES.get(store):
     examples = st.empty()

@@ -20,8 +20,7 @@ from app_pages.resources import get_settings
 from finetune import registry
 from finetune.jobs import Job, JobRunner
 from finetune.text import choose_base, load_text_classifier, read_metrics, train_text_classifier
-from finetune.textdata import (TextDataset, ValidationReport, check_validation_set, guess_columns, read_table,
-                               validate)
+from finetune.textdata import TextDataset, ValidationReport, check_validation_set, guess_columns, read_table, validate
 from rag.errors import AssistantError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "finetune" / "examples"

@@ -34,8 +34,9 @@ def get_imagenet() -> ImageNetModel:
 def get_classifier(model_dir: str, created: str):
     """A fine-tuned classifier, reloaded when it is retrained (``created`` changes)."""
     del created
-    from finetune.image import load_by_dir
     from pathlib import Path
+
+    from finetune.image import load_by_dir
 
     return load_by_dir(Path(model_dir))
 

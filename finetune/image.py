@@ -516,7 +516,7 @@ def _train_steps(data: ImageDataset, cfg: ImageTrainConfig, *, name: str, settin
         probs = torch.softmax(head(net.pooled(acts_va)), dim=1).numpy()
     report = _evaluate(data, usable, val_idx, ys, probs)
     report.update({
-        "train_images": int(len(train_idx)), "val_images": int(len(val_idx)),
+        "train_images": len(train_idx), "val_images": len(val_idx),
         "val_from": "folder" if data.val is not None else f"stratified {cfg.val_fraction:.0%} split",
         "skipped": skipped, "ignored": data.ignored[:200],
         "class_counts": {c: {"train": int((ys[train_idx] == y).sum()), "val": int((ys[val_idx] == y).sum())}

@@ -94,7 +94,7 @@ def read_info(model_dir: Path) -> ModelInfo:
         raise FineTuneError(f"{model_dir} is not a saved classifier (no {INFO_FILE}).") from None
     except KeyError as exc:
         raise FineTuneError(f"{path} is damaged (no {exc.args[0]!r} field); delete the folder and train the model again.") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         raise FineTuneError(f"{path} is damaged ({exc}); delete the folder and train the model again.") from None
 
 

@@ -181,8 +181,14 @@ def _train_minilm(train: TextDataset, val: TextDataset, labels: tuple[str, ...],
                   cancel: threading.Event | None) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """Fine-tune MiniLM end to end; save it to ``out``; return (validation probabilities, epoch losses, args)."""
     import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainerCallback, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     _quiet_transformers()
@@ -218,7 +224,7 @@ def _train_minilm(train: TextDataset, val: TextDataset, labels: tuple[str, ...],
 
         last_loss: float | None = None
 
-        def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
+        def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
             if "loss" in logs:
                 self.last_loss = float(logs["loss"])
@@ -229,7 +235,7 @@ def _train_minilm(train: TextDataset, val: TextDataset, labels: tuple[str, ...],
                                          epoch=float(state.epoch or 0.0), loss=self.last_loss,
                                          val_loss=float(logs["eval_loss"]), message="validation loss"))
 
-        def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
+        def on_step_end(self, args, state, control, **kw):
             _emit(progress, Progress("train", step=state.global_step, total_steps=state.max_steps,
                                      epoch=float(state.epoch or 0.0), loss=self.last_loss,
                                      message=f"step {state.global_step}/{state.max_steps}"))

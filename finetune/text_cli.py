@@ -61,7 +61,7 @@ class _Bars:
             self.bar = None
 
 
-def _settings():  # noqa: ANN202
+def _settings():
     from rag.settings import load_settings
 
     return load_settings()

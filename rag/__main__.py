@@ -41,7 +41,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", dest="top_k", type=int)
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def answer_question(args: argparse.Namespace):
+    """The :class:`rag.chain.Answer` to ``args.question`` in ``args.store`` (what ``ask`` prints)."""
     from rag.chain import ask, validate_question
     from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
 
@@ -57,6 +58,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     load_s = round(time.perf_counter() - t0, 3)
     answer = ask(chain, question)
     answer.timings["load_s"] = load_s
+    return answer
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    answer = answer_question(args)
+    load_s = answer.timings["load_s"]
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0

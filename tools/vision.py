@@ -92,10 +92,10 @@ class CatalogVectors:
 
 def load_catalog(index: CatalogIndex, store: str, settings: Settings) -> CatalogVectors:
     """Read the store's product rows and vectors (raises IndexMissingError/IndexMismatchError)."""
+    from langchain_core.documents import Document
+
     from rag.chain import source_row
     from rag.models import embedding_id
-
-    from langchain_core.documents import Document
 
     info, collection = index.live_collection(store, embedding_id(settings))
     got = get_all(collection, ["embeddings", "metadatas"])

@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (hand-written phrase lists read better one line each)
+
 """Regenerate the example datasets in this folder (deterministic: same seed, same files).
 
     python finetune/examples/make_examples.py
