@@ -76,7 +76,7 @@ page = st.navigation(
         st.Page("app_pages/reviews.py", title="Reviews", icon="⭐"),
         st.Page("app_pages/photo.py", title="Photo", icon="📷"),
         st.Page("app_pages/catalog.py", title="Catalog", icon="📦"),
-        st.Page("app_pages/finetune.py", title="Fine-tune", icon="🧪"),
+        st.Page("app_pages/fine_tune.py", title="Fine-tune", icon="🧪"),
     ]
 )
 page.run()

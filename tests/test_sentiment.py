@@ -325,11 +325,11 @@ def test_m_absa_files_are_aligned_translations():
 def page(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    # AppTest puts the page's folder (app_pages/) first on sys.path, where the Fine-tune page
-    # app_pages/finetune.py would shadow the finetune package: import the real one first.
-    import finetune.registry  # noqa: F401
+    from app_pages import resources
 
     monkeypatch.setenv("CATALOG_DATA_DIR", str(tmp_path / "data"))
+    resources.get_settings.clear()  # the app's process-wide caches may hold another test's data dir
+    resources.get_index.clear()
     return AppTest.from_file(str(ROOT / "app_pages" / "reviews.py"), default_timeout=180)
 
 

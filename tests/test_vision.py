@@ -147,9 +147,7 @@ def _photo_page(shop, monkeypatch):
     resources.get_settings.clear()
     resources.get_index.clear()
     page = Path(__file__).parent.parent / "app_pages" / "photo.py"
-    # run the page as the app does (from the repo root): from_file would put app_pages/ first on
-    # sys.path, where app_pages/finetune.py would shadow the finetune package
-    at = AppTest.from_string(f"import runpy\nrunpy.run_path({str(page)!r}, run_name='__main__')", default_timeout=240)
+    at = AppTest.from_file(str(page), default_timeout=240)
     at.session_state["store"] = "fruteria"
     return at
 
