@@ -99,7 +99,7 @@ def _show_report(report: ValidationReport) -> None:
     if report.ok:
         st.success("The data is ready to train on.")
     if report.class_counts:
-        st.altair_chart(_class_chart(report.class_counts), use_container_width=True)
+        st.altair_chart(_class_chart(report.class_counts), width="stretch")
 
 
 def _load(raw: bytes, filename: str) -> tuple[TextDataset, ValidationReport] | None:
@@ -232,7 +232,7 @@ def _confusion(metrics: dict[str, Any], key: str) -> tuple[str, str] | None:
                                               color=alt.condition("datum.count > 0 && !datum.correct",
                                                                   alt.value("#c0392b"), alt.value("black")))
     size = max(220, 46 * len(labels))
-    event = st.altair_chart((heat + text).properties(height=size), use_container_width=True, on_select="rerun",
+    event = st.altair_chart((heat + text).properties(height=size), width="stretch", on_select="rerun",
                             key=f"ftt_cm_{key}")
     chosen = None
     points = (event or {}).get("selection", {}).get("cell", []) if event else []
@@ -297,7 +297,7 @@ def _try_it(info: registry.ModelInfo) -> None:
         scores = pd.DataFrame({"label": list(pred.scores), "probability": list(pred.scores.values())})
         st.altair_chart(alt.Chart(scores).mark_bar().encode(
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("label:N", sort="-x", title=None)),
-            use_container_width=True)
+            width="stretch")
 
 
 def _registry() -> None:
