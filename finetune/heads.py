@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import FineTuneError, ModelUnavailableError
+from rag.errors import FineTuneError
 
 logger = logging.getLogger(__name__)
 
@@ -44,24 +44,10 @@ ProgressCb = Callable[[int, int], None]  # (texts done, total)
 
 def verify_package_file(module: str, pip_hint: str, relative: str, sha256: str) -> Path:
     """The file ``relative`` inside an installed package, checked by SHA-256 (re-hashed only when it changed)."""
-    from rag.models import _is_verified, _mark_verified, _package_dir, _sha256_file
+    from rag.models import _package_dir, verify_file
 
-    path = _package_dir(module, pip_hint) / relative
-    if not path.is_file():
-        raise ModelUnavailableError(f"{path} is missing; reinstall it with: pip install --force-reinstall {pip_hint}")
-    if _is_verified(path, sha256):
-        return path
-    got = _sha256_file(path)
-    if got != sha256:
-        raise ModelUnavailableError(
-            f"{path}: SHA-256 mismatch (got {got[:16]}…, expected {sha256[:16]}…). Refusing to load it. "
-            f"Reinstall exactly: pip install --force-reinstall {pip_hint}"
-        )
-    try:
-        _mark_verified(path, sha256)
-    except OSError:  # read-only site-packages: fine, we just hash again next time
-        logger.debug("cannot write the verified marker next to %s", path)
-    return path
+    return verify_file(_package_dir(module, pip_hint) / relative, sha256,
+                       f"Reinstall exactly: pip install --force-reinstall {pip_hint}")
 
 
 def load_e5(num_threads: int = 2) -> Any:

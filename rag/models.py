@@ -111,6 +111,28 @@ def _mark_verified(path: Path, sha256: str) -> None:
     _verified_marker(path).write_text(json.dumps({"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
 
 
+def verify_file(path: Path, sha256: str, fix: str) -> Path:
+    """``path`` if its SHA-256 is ``sha256``; re-hashed only when its size or mtime changed since the last check.
+
+    ``fix`` is the sentence that tells the user how to repair it ("Reinstall it with: pip install …").
+    Every packaged model file the product loads goes through here.
+    """
+    if not path.is_file():
+        raise ModelUnavailableError(f"{path} is missing. {fix}")
+    if _is_verified(path, sha256):
+        return path
+    got = _sha256_file(path)
+    if got != sha256:
+        raise ModelUnavailableError(
+            f"{path}: SHA-256 mismatch (got {got[:16]}…, expected {sha256[:16]}…). Refusing to load it. {fix}"
+        )
+    try:
+        _mark_verified(path, sha256)
+    except OSError:  # read-only site-packages: fine, the file is hashed again next time
+        logger.debug("cannot write the verified marker next to %s", path)
+    return path
+
+
 def assemble_gguf(preset_key: str, cache_dir: Path) -> Path:
     """Concatenate a preset's chunk packages once into ``cache_dir`` and verify the SHA-256.
 

@@ -30,7 +30,9 @@ TINY = ImageTrainConfig(stage1_epochs=2, stage2_epochs=1, augment=(), threads=1)
 def test_weights_are_verified_by_hash():
     path = effnet.weights_path()
     assert path.name == "efficientnet-lite0-57934424.pth"
-    assert effnet._sha256_file(path) == effnet.WEIGHTS_SHA256
+    from rag.models import _sha256_file
+
+    assert _sha256_file(path) == effnet.WEIGHTS_SHA256
 
 
 def test_preprocess_shape_range_and_normalisation():

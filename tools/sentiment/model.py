@@ -21,7 +21,6 @@ positive/negative/neutral where they mean that (``positivo`` -> ``positive``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import FineTuneError, ModelUnavailableError, ToolInputError
+from rag.models import verify_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from rag.settings import Settings
@@ -108,24 +108,8 @@ class SentimentResult:
 # --------------------------------------------------------------------------- verified files
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check(path: Path, expected: str, fix: str) -> Path:
-    """``path`` if its SHA-256 is ``expected`` (small files: hashed on every load)."""
-    if not path.is_file():
-        raise ModelUnavailableError(f"{path} is missing. {fix}")
-    got = _sha256(path)
-    if got != expected:
-        raise ModelUnavailableError(
-            f"{path}: SHA-256 mismatch (got {got[:16]}…, expected {expected[:16]}…). Refusing to load it. {fix}"
-        )
-    return path
+    return verify_file(path, expected, fix)
 
 
 def sentimentai_head(kind: str = "logistic") -> dict[str, Any]:
