@@ -611,7 +611,7 @@ def write_xlsx_parts(path: Path, sheet_rows: str, shared: str | None = None) -> 
     pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
     ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
     sst_type = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>' if shared else ""
-    sst_rel = (f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>' if shared else "")
+    sst_rel = f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>' if shared else ""
     parts = {
         "[Content_Types].xml": (
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -625,7 +625,8 @@ def write_xlsx_parts(path: Path, sheet_rows: str, shared: str | None = None) -> 
             'Target="xl/workbook.xml"/></Relationships>'
         ),
         "xl/workbook.xml": (
-            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            f'<workbook xmlns="{main}" xmlns:r="{rel}">'
+            '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
         ),
         "xl/_rels/workbook.xml.rels": (
             f'<Relationships xmlns="{pkg}">'
