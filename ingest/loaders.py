@@ -851,11 +851,11 @@ def _sheet_rows(sheet: Any, limits: UploadLimits) -> Iterator[tuple[int, tuple[A
     """
     width = limits.columns + 1
     for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if not values or values.count(None) == len(values):
-            continue
-        head = values[:width]
-        wider = len(values) > width and values[width:].count(None) != len(values) - width
-        if wider or any(cell_text(v) for v in head):
+        head, wider = values, False
+        if len(values) > width:
+            head = values[:width]
+            wider = values[-1] is not None or values.count(None) != len(values) - width + head.count(None)
+        if wider or (head and head.count(None) != len(head) and any(cell_text(v) for v in head)):
             yield number, head, wider
 
 
