@@ -990,13 +990,15 @@ class _Section:
         self.size = len(title)
         self.too_long = False
 
+    def blank(self, line: str, cap: int) -> None:
+        """A line of only whitespace (with its line end): kept until text follows."""
+        self.pending_size += len(line)
+        if self.pending_size <= cap and not self.too_long:
+            self.pending.append(line.rstrip("\n"))
+
     def add(self, line: str, cap: int) -> None:
+        """A line with text (blank ones go to :meth:`blank`)."""
         if self.too_long:
-            return
-        if not line.strip():
-            self.pending_size += len(line) + 1
-            if self.pending_size <= cap:
-                self.pending.append(line)
             return
         self.size += (self.pending_size if self.lines else 0) + len(line) + 1
         if self.size > cap:
@@ -1021,6 +1023,9 @@ def _markdown_sections(text: str, stem: str, limits: UploadLimits) -> list[tuple
     sections = [_Section(1, stem)]
     in_fence = False
     for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        if line.isspace():  # blank lines first: some files pad with millions of them
+            sections[-1].blank(line, limits.cell_chars)
+            continue
         line = line.rstrip("\n")
         if _MD_FENCE.match(line):
             in_fence = not in_fence
@@ -1078,26 +1083,35 @@ def _load_text(file: Path, source: str, overrides: Mapping[str, str], limits: Up
 def _paragraph_units(text: str, source: str, limits: UploadLimits, errors: list[RowError]) -> Iterator[tuple[int, str]]:
     """(first line, text) of each blank-line-separated paragraph; long ones split at line ends.
 
-    Streamed: a paragraph's lines are packed as they are read. A line longer than the cell cap
-    cannot be split at a line end: it becomes a RowError and is left out.
+    Streamed: a paragraph's lines are packed greedily as they are read (a file of millions of
+    lines with no blank line is one paragraph), so memory stays at one section. A line longer
+    than the cell cap cannot be split at a line end: it becomes a RowError and is left out.
     """
-    lines: list[tuple[int, str]] = []
+    start, parts, size = 0, [], 0
     for number, line in enumerate(io.StringIO(text, newline=None), start=1):
-        if line.strip():
-            content = line.rstrip()
-            if len(content) > limits.cell_chars:
-                errors.append(RowError(
-                    source, number,
-                    f"line is {len(content):,} characters long, over the limit of {limits.cell_chars:,}: "
-                    "break it into lines or paragraphs",
-                ))
-                continue
-            lines.append((number, content))
-        elif lines:
-            yield from _pack(lines, TXT_SECTION_CHARS, "\n")
-            lines = []
-    if lines:
-        yield from _pack(lines, TXT_SECTION_CHARS, "\n")
+        content = line.rstrip()
+        if not content:
+            if parts:
+                yield start, "\n".join(parts)
+                parts = []
+            continue
+        if len(content) > limits.cell_chars:
+            errors.append(RowError(
+                source, number,
+                f"line is {len(content):,} characters long, over the limit of {limits.cell_chars:,}: "
+                "break it into lines or paragraphs",
+            ))
+            continue
+        if parts and size + 1 + len(content) > TXT_SECTION_CHARS:
+            yield start, "\n".join(parts)
+            parts = []
+        if parts:
+            size += 1 + len(content)
+        else:
+            start, size = number, len(content)
+        parts.append(content)
+    if parts:
+        yield start, "\n".join(parts)
 
 
 def _pack(units: Iterable[tuple[int, str]], limit: int, separator: str) -> Iterator[tuple[int, str]]:
