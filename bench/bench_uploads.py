@@ -103,7 +103,8 @@ def baseline_csv(size: int) -> Callable[[Path], None]:
     return write
 
 
-def xlsx(sheet_rows: Callable[[], bytes], shared: Callable[[], bytes] | None = None, dimension: str = ""):
+def xlsx(sheet_rows: Callable[[], bytes], shared: Callable[[], bytes] | None = None, dimension: str = "",
+         prolog: str = ""):
     """A workbook written part by part (openpyxl would take minutes to write the big ones)."""
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -135,7 +136,7 @@ def xlsx(sheet_rows: Callable[[], bytes], shared: Callable[[], bytes] | None = N
             for name, content in parts.items():
                 archive.writestr(name, content)
             dim = f'<dimension ref="{dimension}"/>' if dimension else ""
-            archive.writestr("xl/worksheets/sheet1.xml", f'<worksheet xmlns="{main}">{dim}<sheetData>'.encode()
+            archive.writestr("xl/worksheets/sheet1.xml", f'{prolog}<worksheet xmlns="{main}">{dim}<sheetData>'.encode()
                              + sheet_rows() + b"</sheetData></worksheet>")
             if shared:
                 archive.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}">'.encode() + shared() + b"</sst>")
@@ -201,6 +202,9 @@ def jsonl_good_and(bad: list[str], n_good: int = 20) -> str:
 
 
 TEN = 10 * MB
+#: Nested XML entities that expand to 10^9 characters ("billion laughs").
+LAUGHS = ('<!DOCTYPE lolz [<!ENTITY lol0 "lololololol">'
+          + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)) + "]>")
 
 
 def corpus() -> list[Case]:
@@ -251,6 +255,9 @@ def corpus() -> list[Case]:
         Case("xlsx-sparse-row-1048576", "sparse.xlsx", xlsx(lambda: header_row() + b'<row r="2">' + inline(2, "A", "S1")
                                                             + b'</row><row r="1048576">' + inline(1048576, "A", "S2")
                                                             + b"</row>"), "accept", 2),
+        Case("xlsx-billion-laughs", "laughs.xlsx",
+             xlsx(lambda: header_row() + b'<row r="2">' + inline(2, "A", "&lol9;") + b"</row>", prolog=LAUGHS),
+             "reject"),
         Case("xlsx-formula-cells", "formulas.xlsx", xlsx(formulas), "accept", 1),
         Case("json-nested-10000-deep", "deep.json", text(lambda: "[" * 10_000 + "]" * 10_000), "reject"),
         Case("jsonl-nested-deep-lines", "deep.jsonl",
