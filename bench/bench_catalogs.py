@@ -9,6 +9,8 @@ Catalogs (``split`` says what a figure may be used for):
 - ``menu``, ``household`` (dev): ``../shared/data/dev_catalogs``, questions in ``bench/catalogs/``;
 - ``epqa`` (dev): every ePQA dev snippet as a row (see ``bench/bench_retrieval.py``), questions in
   ``bench/catalogs/epqa.jsonl``;
+- ``epqa-heldout`` (held-out, **never tuned on**): the same ePQA rows, questions in
+  ``bench/heldout/epqa_heldout.jsonl`` (about products no ``epqa`` question uses);
 - ``laptops`` (held-out, **never tuned on**): ``bench/heldout/``;
 - ``techstore``, ``bella-italia`` (dev, the shipped samples): ``tests/data/``.
 
@@ -51,7 +53,7 @@ class Catalog:
 
     def files(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
-        if self.name == "epqa":
+        if self.name in EPQA_CATALOGS:
             return [_epqa_corpus(folder)]
         dest = folder / self.source.name
         if not dest.exists() or dest.stat().st_mtime < self.source.stat().st_mtime:
@@ -59,6 +61,9 @@ class Catalog:
         if self.mapping and self.mapping.exists():
             shutil.copyfile(self.mapping, folder / f"{self.source.name}.mapping.json")
         return [dest]
+
+
+EPQA_CATALOGS = ("epqa", "epqa-heldout")  # question sets over the one ePQA snippet corpus (each in its own store)
 
 
 def _epqa_corpus(folder: Path) -> Path:
@@ -78,6 +83,7 @@ CATALOGS = {
         Catalog("household", "dev", ROOT / "bench/catalogs/household_es.jsonl", SHARED / "dev_catalogs/pharmacy_or_household.csv",
                 ROOT / "bench/catalogs/household_es.mapping.json"),
         Catalog("epqa", "dev", ROOT / "bench/catalogs/epqa.jsonl", None),
+        Catalog("epqa-heldout", "held-out", ROOT / "bench/heldout/epqa_heldout.jsonl", None),
         Catalog("laptops", "held-out", ROOT / "bench/heldout/electronics_en.jsonl", SHARED / "dev_catalogs/electronics_en.csv",
                 ROOT / "bench/heldout/electronics_en.mapping.json"),
         Catalog("techstore", "dev", ROOT / "tests/data/dev_techstore.jsonl", None),
