@@ -91,7 +91,8 @@ def _signed_in(stamp: str) -> None:
 
 def _password_sign_in(access: AccessControl) -> None:
     st.subheader("🔒 Admin sign-in")
-    st.caption("Changing the catalog and training models needs the admin password. Staff can use Ask, Reviews and Photo.")
+    st.caption("Changing the catalog and training models needs the admin password. "
+               "Staff can use Ask, Reviews and Photo.")
     with st.form("admin_sign_in", clear_on_submit=True):
         password = st.text_input("Admin password", type="password", key="admin_password")
         if st.form_submit_button("Sign in", type="primary"):

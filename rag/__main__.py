@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p_doc.add_argument("--json", action="store_true", help="machine-readable output")
     p_doc.add_argument("--no-selftest", action="store_true", help="skip loading the model")
     p_doc.set_defaults(func=cmd_doctor)
-    p_adm = sub.add_parser("admin-password", help="set or reset the app's admin password (saved hashed in data_dir/auth)")
+    p_adm = sub.add_parser("admin-password",
+                           help="set or reset the app's admin password (saved hashed in data_dir/auth)")
     p_adm.add_argument("--print-hash", action="store_true",
                        help="print the argon2 hash for admin_password_hash (Cloud secrets) instead of saving it")
     p_adm.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")

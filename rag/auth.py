@@ -86,7 +86,8 @@ def verify_password(password_hash: str, password: str) -> bool:
 def check_new_password(password: str, confirm: str) -> str:
     """``password`` when it may become the admin password; else an :class:`AuthError` saying why."""
     if len(password) < MIN_PASSWORD_CHARS:
-        raise AuthError(f"The admin password needs at least {MIN_PASSWORD_CHARS} characters (this one has {len(password)}).")
+        raise AuthError(f"The admin password needs at least {MIN_PASSWORD_CHARS} characters "
+                        f"(this one has {len(password)}).")
     if len(password) > MAX_PASSWORD_CHARS:
         raise AuthError(f"The admin password may have at most {MAX_PASSWORD_CHARS} characters.")
     if not hmac.compare_digest(password.encode(), confirm.encode()):
@@ -143,7 +144,8 @@ class LoginLimiter:
     def _load(self) -> dict[str, Any]:
         try:
             state = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(state, dict) and isinstance(state.get("accounts"), dict) and isinstance(state.get("recent"), list):
+            if (isinstance(state, dict) and isinstance(state.get("accounts"), dict)
+                    and isinstance(state.get("recent"), list)):
                 return state
             logger.warning("%s has an unexpected shape; failed sign-in counts start again from zero", self.path)
         except FileNotFoundError:
@@ -185,9 +187,8 @@ class LoginLimiter:
                 )
             entry = self._account(state, account, now)
             if now < entry["locked_until"]:
-                raise LoginLockedError(
-                    f"Too many failed attempts: signing in is locked for another {_duration(entry['locked_until'] - now)}."
-                )
+                raise LoginLockedError("Too many failed attempts: signing in is locked for another "
+                                       f"{_duration(entry['locked_until'] - now)}.")
             if ok():
                 # The server-wide window keeps its failures: a known PIN cannot reset it.
                 if state["accounts"].pop(account, None) is not None:
@@ -348,7 +349,7 @@ class AccessControl:
 
     # ------------------------------------------------------------------ OIDC admins and staff
     def is_admin_email(self, email: str | None, verified: bool | None = None) -> bool:
-        """An OIDC user is admin when their e-mail is in ``admin_emails`` and the provider did not mark it unverified."""
+        """An OIDC user is admin when their e-mail is in ``admin_emails`` (and not marked unverified)."""
         return bool(email) and verified is not False and email.strip().lower() in self.admin_emails
 
     @property

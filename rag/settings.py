@@ -136,7 +136,9 @@ class Settings(BaseSettings):
         from rag.auth import is_argon2_hash
 
         if v is not None and not is_argon2_hash(v.get_secret_value()):
-            raise ValueError("must be an argon2 hash ($argon2id$...), as `python -m rag admin-password --print-hash` prints")
+            raise ValueError(
+                "must be an argon2 hash ($argon2id$...), as `python -m rag admin-password --print-hash` prints"
+            )
         return v
 
     @field_validator("admin_password")

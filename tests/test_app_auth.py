@@ -300,7 +300,9 @@ def test_with_oidc_admins_are_the_listed_emails_signed_in_through_st_login(clock
     assert not out.text_input and not out.file_uploader
 
     clerk = oidc_session(clock, {"is_logged_in": True, "email": "clerk@shop.example", "email_verified": True})
-    assert errors(clerk) == ["clerk@shop.example is not an admin of this app. Admins are the e-mails listed in admin_emails."]
+    assert errors(clerk) == [
+        "clerk@shop.example is not an admin of this app. Admins are the e-mails listed in admin_emails."
+    ]
     assert [b.label for b in clerk.button] == ["Log out"] and not clerk.file_uploader
 
     boss = oidc_session(clock, {"is_logged_in": True, "email": "Boss@Shop.example", "email_verified": True})

@@ -16,11 +16,15 @@ import pytest
 from argon2 import PasswordHasher
 
 from rag.__main__ import main
-from rag.auth import ADMIN, SETUP, STAFF, AccessControl, LoginLimiter, check_new_password, hash_password, verify_password
+from rag.auth import (
+    ADMIN, SETUP, STAFF, AccessControl, LoginLimiter, check_new_password, hash_password, verify_password,
+)
 from rag.errors import AuthError, LoginLockedError, SettingsError
 from rag.settings import load_settings
 
 PASSWORD = "correct horse battery"
+FIRST_WRONG = "Wrong password. 4 attempts left before signing in is locked for 30 s."
+STILL_LOCKED = "Too many failed attempts: signing in is locked for another {}."
 
 
 class Clock:
@@ -74,7 +78,9 @@ def test_new_password_rules_name_the_problem():
         "The admin password needs at least 10 characters (this one has 5)."
     )
     assert refused(check_new_password, "x" * 1025, "x" * 1025) == "The admin password may have at most 1024 characters."
-    assert refused(check_new_password, PASSWORD, PASSWORD + "!") == "The two passwords differ: type the same password twice."
+    assert refused(check_new_password, PASSWORD, PASSWORD + "!") == (
+        "The two passwords differ: type the same password twice."
+    )
     assert check_new_password(PASSWORD, PASSWORD) == PASSWORD
 
 
@@ -94,7 +100,7 @@ def test_five_failures_lock_for_30_s_then_each_further_failure_doubles_the_lock(
         limiter.attempt(ADMIN, lambda: checked.append(1) or True)
     assert not checked, "while locked the password is not even checked"
     clock.t += 20
-    assert refused(limiter.attempt, ADMIN, lambda: True) == "Too many failed attempts: signing in is locked for another 10 s."
+    assert refused(limiter.attempt, ADMIN, lambda: True) == STILL_LOCKED.format("10 s")
     clock.t += 10
     assert refused(limiter.attempt, ADMIN, lambda: False) == (
         "Wrong password. Too many failed attempts: signing in is locked for 60 s."
@@ -105,7 +111,7 @@ def test_five_failures_lock_for_30_s_then_each_further_failure_doubles_the_lock(
     )
     clock.t += 120
     limiter.attempt(ADMIN, lambda: True)  # the right password after the lock: let in, counts forgotten
-    assert refused(limiter.attempt, ADMIN, lambda: False) == "Wrong password. 4 attempts left before signing in is locked for 30 s."
+    assert refused(limiter.attempt, ADMIN, lambda: False) == FIRST_WRONG
 
 
 def test_the_lock_is_capped_at_15_minutes_and_failures_are_forgotten_after_an_hour(tmp_path, clock):
@@ -114,9 +120,9 @@ def test_the_lock_is_capped_at_15_minutes_and_failures_are_forgotten_after_an_ho
         clock.t += 900
         with pytest.raises(AuthError):
             limiter.attempt(ADMIN, lambda: False)
-    assert refused(limiter.attempt, ADMIN, lambda: True) == "Too many failed attempts: signing in is locked for another 15 min."
+    assert refused(limiter.attempt, ADMIN, lambda: True) == STILL_LOCKED.format("15 min")
     clock.t += 900 + 3600
-    assert refused(limiter.attempt, ADMIN, lambda: False) == "Wrong password. 4 attempts left before signing in is locked for 30 s."
+    assert refused(limiter.attempt, ADMIN, lambda: False) == FIRST_WRONG
 
 
 def test_accounts_are_counted_apart_and_the_server_locks_after_20_failures_in_15_minutes(tmp_path, clock):
@@ -124,7 +130,9 @@ def test_accounts_are_counted_apart_and_the_server_locks_after_20_failures_in_15
     for _ in range(4):
         with pytest.raises(AuthError):
             limiter.attempt(ADMIN, lambda: False)
-    assert refused(limiter.attempt, STAFF, lambda: False) == "Wrong PIN. 4 attempts left before signing in is locked for 30 s."
+    assert refused(limiter.attempt, STAFF, lambda: False) == (
+        "Wrong PIN. 4 attempts left before signing in is locked for 30 s."
+    )
     assert refused(limiter.attempt, SETUP, lambda: False) == (
         "Wrong setup code. 4 attempts left before signing in is locked for 30 s."
     )
@@ -135,7 +143,9 @@ def test_accounts_are_counted_apart_and_the_server_locks_after_20_failures_in_15
     limiter.attempt(STAFF, lambda: True)  # a known PIN does not reset the server-wide count
     with pytest.raises(AuthError):
         limiter.attempt("z", lambda: False)
-    assert refused(limiter.attempt, "z", lambda: False) == "Wrong password. 3 attempts left before signing in is locked for 30 s."
+    assert refused(limiter.attempt, "z", lambda: False) == (
+        "Wrong password. 3 attempts left before signing in is locked for 30 s."
+    )
     assert refused(limiter.attempt, ADMIN, lambda: True) == (  # 20 failures in the window: nobody gets in
         "Too many failed sign-in attempts on this server: signing in is locked for another 15 min."
     )
@@ -151,7 +161,7 @@ def test_counts_live_on_disk_so_a_new_session_or_process_sees_the_lock(tmp_path,
             first.attempt(ADMIN, lambda: False)
     assert mode(path) == 0o600
     again = LoginLimiter(path, clock=clock)  # what a reload, another tab or another process builds
-    assert refused(again.attempt, ADMIN, lambda: True) == "Too many failed attempts: signing in is locked for another 30 s."
+    assert refused(again.attempt, ADMIN, lambda: True) == STILL_LOCKED.format("30 s")
     again.clear()
     first.attempt(ADMIN, lambda: True)
 
@@ -183,7 +193,7 @@ def test_an_unreadable_counts_file_starts_from_zero_with_a_warning(tmp_path, clo
     path.write_text("{not json")
     with caplog.at_level(logging.WARNING, logger="rag.auth"):
         msg = refused(LoginLimiter(path, clock=clock).attempt, ADMIN, lambda: False)
-    assert msg == "Wrong password. 4 attempts left before signing in is locked for 30 s."
+    assert msg == FIRST_WRONG
     assert "failed sign-in counts start again from zero" in caplog.text
 
 
@@ -224,11 +234,10 @@ def test_sign_in_counts_wrong_passwords_and_a_reset_changes_the_stamp(access):
     assert refused(access.sign_in, PASSWORD) == "There is no admin account yet: create the admin password first."
     access.set_password(PASSWORD, PASSWORD)
     stamp = access.sign_in(PASSWORD)
-    assert refused(access.sign_in, "not the password") == "Wrong password. 4 attempts left before signing in is locked for 30 s."
+    assert refused(access.sign_in, "not the password") == FIRST_WRONG
     access.set_password("a brand new secret", "a brand new secret")
     assert access.account_stamp() != stamp, "sessions signed in before the reset are signed out"
-    assert refused(access.sign_in, PASSWORD) == "Wrong password. 4 attempts left before signing in is locked for 30 s.", \
-        "the reset cleared the earlier failure"
+    assert refused(access.sign_in, PASSWORD) == FIRST_WRONG, "the reset cleared the earlier failure"
 
 
 def test_a_weaker_stored_hash_is_upgraded_on_sign_in(access):
@@ -251,12 +260,13 @@ def test_a_damaged_account_file_names_the_file_and_the_fix(access):
 
 
 def test_a_hash_or_password_from_settings_wins_and_cannot_be_reset_from_the_cli(tmp_path, clock):
-    by_hash = AccessControl(load_settings(data_dir=tmp_path / "a", admin_password_hash=hash_password(PASSWORD)), clock=clock)
+    hashed = load_settings(data_dir=tmp_path / "a", admin_password_hash=hash_password(PASSWORD))
+    by_hash = AccessControl(hashed, clock=clock)
     by_plain = AccessControl(load_settings(data_dir=tmp_path / "b", admin_password=PASSWORD), clock=clock)
     for access in (by_hash, by_plain):
         assert access.source == "settings" and access.has_admin()
         assert access.sign_in(PASSWORD) == "settings"
-        assert refused(access.sign_in, "wrong password!") == "Wrong password. 4 attempts left before signing in is locked for 30 s."
+        assert refused(access.sign_in, "wrong password!") == FIRST_WRONG
         assert refused(access.set_password, "another password", "another password").startswith(
             "The admin password is set in the settings (admin_password_hash or admin_password"
         )
@@ -264,7 +274,8 @@ def test_a_hash_or_password_from_settings_wins_and_cannot_be_reset_from_the_cli(
 
 
 def test_staff_pin_and_oidc_admin_emails(tmp_path, clock):
-    access = AccessControl(load_settings(data_dir=tmp_path, staff_pin="2468", admin_emails="Boss@Shop.example"), clock=clock)
+    settings = load_settings(data_dir=tmp_path, staff_pin="2468", admin_emails="Boss@Shop.example")
+    access = AccessControl(settings, clock=clock)
     assert access.staff_pin_required
     assert refused(access.check_staff_pin, "1357") == "Wrong PIN. 4 attempts left before signing in is locked for 30 s."
     access.check_staff_pin(" 2468 ")
