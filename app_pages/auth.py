@@ -139,7 +139,7 @@ def _oidc_sign_in(access: AccessControl, providers: list[str | None]) -> None:
     if user.get("is_logged_in"):
         st.error(f"{user.get('email') or 'This account'} is not an admin of this app. Admins are the e-mails "
                  "listed in admin_emails.")
-        st.button("Log out", key="auth_oidc_other", on_click=st.logout)
+        st.button("Log out", key="auth_oidc_other", on_click=log_out)
         return
     st.caption("Changing the catalog and training models needs an admin account.")
     for name in providers:
