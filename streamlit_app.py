@@ -1,13 +1,15 @@
 """Catalog assistant — Streamlit entry point: ``streamlit run streamlit_app.py``.
 
-Runs on every page: builds the sample index on the very first start, draws the sidebar
-store picker (``st.session_state["store"]``) and hands over to the chosen page.
+Runs on every page: asks for the staff PIN when one is set, builds the sample index on the very
+first start, draws the sidebar store picker (``st.session_state["store"]``) and the Log out button,
+and hands over to the chosen page (the Catalog and Fine-tune pages gate themselves: admins only).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.auth import require_staff, sidebar_account
 from app_pages.components import progress_callback, store_summary
 from app_pages.resources import get_embeddings, get_index, get_settings
 from ingest.pipeline import run as run_ingest
@@ -22,6 +24,7 @@ except AssistantError as exc:
     st.error(str(exc))
     st.stop()
 
+require_staff()  # nothing below, not even the store names, without the staff PIN (when one is set)
 stores = index.stores()
 
 # First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs, once
@@ -69,6 +72,7 @@ with st.sidebar:
     else:
         model = settings.llm_model_path.name if settings.llm_model_path else settings.llm_preset
     st.caption(f"Model `{model}` ({settings.llm_backend}) · embeddings `{settings.embedding}`")
+    sidebar_account()
 
 page = st.navigation(
     [

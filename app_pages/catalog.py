@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.auth import require_admin
 from app_pages.components import current_store, ingest_report, plural, progress_callback, sources_table, when
 from app_pages.resources import catalog_rows, get_embeddings, get_index, get_settings
 from ingest.pipeline import run as run_ingest
@@ -49,6 +50,7 @@ store = current_store()
 info = index.info(store)
 
 st.title(f"📦 Catalog · {store}")
+require_admin()  # all of it, rows too (staff see them as sources on Ask): any action added here is gated
 if flash := st.session_state.pop("catalog_flash", None):
     st.success(flash)
 

@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.auth import require_admin
 from finetune.chat import (
     ANSWER_HEADERS,
     QUESTION_HEADERS,
@@ -45,6 +46,7 @@ def _named(upload) -> io.BytesIO:
 
 
 def render() -> None:
+    require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
     st.caption(
         "Chat fine-tuning files hold one example per line: "
         '`{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}`. '

@@ -15,6 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.auth import require_admin
 from app_pages.resources import get_index, get_settings
 from finetune.effnet import IMAGE_EXTENSIONS
 from finetune.image import (
@@ -200,6 +201,7 @@ def _review(info: ModelInfo) -> None:
 
 
 def render() -> None:
+    require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
     settings = get_settings()
     st.markdown("Teach the assistant to recognise **your own products in photos**. Put each product's photos "
                 "in its own folder (`Banana/`, `Lemon/`…, at least 5 photos each; 20+ is better), zip them, "

@@ -16,6 +16,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.auth import require_admin
 from app_pages.resources import get_settings
 from finetune import registry
 from finetune.jobs import Job, JobRunner
@@ -321,6 +322,7 @@ def _registry() -> None:
 
 
 def render() -> None:
+    require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
     st.markdown("Teach the assistant your own categories from a spreadsheet: one column with the text, one "
                 "with its label. The data is checked first, then a model trains in the background.")
     try:

@@ -20,8 +20,9 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from app_pages import resources  # noqa: E402
+from app_pages import auth, resources  # noqa: E402
 from ingest.pipeline import run as run_ingest  # noqa: E402
+from rag.auth import AccessControl  # noqa: E402
 from rag.factory import build_index  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
 MODEL_CACHE = ROOT / ".assistant" / "models"  # assembled GGUFs are reused across runs
 TIMEOUT = 180
+ADMIN_PASSWORD = "back-office-2468"
 
 
 def app_env(data_dir: Path) -> dict[str, str]:
@@ -44,16 +46,18 @@ def point_app_at(data_dir: Path, monkeypatch) -> None:
         monkeypatch.setenv(key, value)
     resources.get_settings.clear()
     resources.get_index.clear()
+    auth.get_access.clear()
 
 
 @pytest.fixture(scope="module")
 def app_data(tmp_path_factory) -> Path:
-    """A data dir holding the sample catalogs, ingested once."""
+    """A data dir holding the sample catalogs, ingested once, and the shop's admin account."""
     data_dir = tmp_path_factory.mktemp("app-data")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in app_env(data_dir).items():
             mp.setenv(key, value)
         reports = run_ingest(settings=load_settings())
+        AccessControl(load_settings()).set_password(ADMIN_PASSWORD, ADMIN_PASSWORD)  # as `python -m rag admin-password`
     assert {r.store for r in reports} == {"techstore", "bella-italia"}
     return data_dir
 
@@ -65,6 +69,17 @@ def app(app_data, monkeypatch) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     return at
+
+
+@pytest.fixture
+def signed_in(app) -> AppTest:
+    """``app`` on the Catalog page, signed in through its admin gate (tests/test_app_auth.py tests the gate)."""
+    app.switch_page("app_pages/catalog.py").run()
+    app.text_input(key="admin_password").input(ADMIN_PASSWORD)
+    next(b for b in app.button if b.label == "Sign in").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state["auth_admin"]
+    return app
 
 
 def ask(at: AppTest, question: str):
@@ -147,9 +162,8 @@ def test_clear_chat_empties_the_store_history(app):
     assert not app.chat_message
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_catalog_page_lists_the_store_rows(app):
-    app.switch_page("app_pages/catalog.py").run()
-
     assert not app.exception
     assert app.title[0].value == "📦 Catalog · techstore"
     metrics = {m.label: m.value for m in app.metric}
@@ -164,8 +178,8 @@ def test_catalog_page_lists_the_store_rows(app):
     assert all("iphone 15" in " ".join(map(str, r)).lower() for r in filtered.itertuples(index=False))
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_invalid_new_store_name_is_explained(app):
-    app.switch_page("app_pages/catalog.py").run()
     name_box = next(t for t in app.text_input if t.label == "New store name")
     name_box.input("Bad Name!")
     next(b for b in app.button if b.label == "Create store").click().run()
@@ -192,13 +206,14 @@ def test_first_start_builds_the_sample_index(tmp_path, monkeypatch):
     finally:
         resources.get_settings.clear()
         resources.get_index.clear()
+        auth.get_access.clear()
 
 
 BAKERY_CSV = b"sku,name,price\nCB-001,Sourdough loaf,6.50\nCB-002,Croissant,two dollars\n"
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_catalog_page_creates_a_store_from_an_upload_after_a_dry_run(app):
-    app.switch_page("app_pages/catalog.py").run()
     next(t for t in app.text_input if t.label == "New store name").input("corner-bakery")
     next(b for b in app.button if b.label == "Create store").click().run()
     assert not app.exception
