@@ -12,6 +12,7 @@ import streamlit as st
 from app_pages.auth import require_admin
 from app_pages.components import current_store, ingest_report, plural, progress_callback, sources_table, when
 from app_pages.resources import catalog_rows, get_embeddings, get_index, get_settings
+from ingest.pipeline import delete_store
 from ingest.pipeline import run as run_ingest
 from ingest.indexer import IngestReport
 from ingest.loaders import SUPPORTED_SUFFIXES
@@ -141,3 +142,18 @@ with right:
             st.error(str(exc))
         else:
             finish(" · ".join(r.summary() for r in reports))
+
+# ---------------------------------------------------------------- delete the store (admin)
+if info is not None:
+    with st.expander(f"Delete the store {store}", icon="🗑️"):
+        st.caption("Removes the store's index and its files on disk; your catalog files are not touched. "
+                   "This cannot be undone.")
+        typed = st.text_input("Type the store name to confirm", key=f"delete-confirm-{store}")
+        if st.button("Delete store", type="primary", icon="🗑️", disabled=typed.strip() != store):
+            try:
+                deleted = delete_store(store, settings=settings, index=get_index())
+            except AssistantError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["new_stores"] = [n for n in st.session_state.get("new_stores", []) if n != store]
+                finish(deleted.summary())
