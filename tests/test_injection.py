@@ -177,7 +177,8 @@ def injected_chains(session_settings, sample_index, embeddings, llm):
     from rag.factory import build_store_chain
 
     for store, path in STORES.items():
-        run([path], store=store, settings=session_settings, embeddings=embeddings, index=sample_index)
+        (report,) = run([path], store=store, settings=session_settings, embeddings=embeddings, index=sample_index)
+        assert not report.rejected, report.rejected  # every injected row is in the catalog
     return {s: build_store_chain(session_settings, sample_index, embeddings, llm, s) for s in STORES}
 
 
