@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from app_pages.components import CATALOG_PAGE, answer_details, current_store, md
+from app_pages.components import CATALOG_PAGE, answer_details, current_store, md, md_stream
 from app_pages.resources import get_chain, get_index, get_llm, get_llm_lock, get_settings, llm_is_loaded
 from rag.chain import Answer, source_row, stream_answer, validate_question
 from rag.errors import AssistantError, QuestionError
@@ -58,7 +58,7 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
                 if isinstance(piece, Answer):
                     final["answer"] = piece
                 else:
-                    yield md(piece)
+                    yield piece
 
         lock = get_llm_lock()
         if not lock.acquire(blocking=False):
@@ -68,11 +68,11 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
             slot = st.empty()
             with slot:
                 st.caption("Reading the catalog rows…")  # replaced by the first words of the answer
-                st.write_stream(pieces())
+                st.write_stream(md_stream(pieces()))  # the model's words are text, never Markdown
         finally:
             lock.release()
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         return {"role": "assistant", "content": str(exc), "error": True}
     answer = final["answer"]
     # The final text replaces the stream: citation markers are gone and a refusal (which
@@ -151,11 +151,11 @@ def voice_box(store: str, collection: str) -> None:
                         + (f" · spelling matched to {heard.hotwords}" if heard.hotwords else "")
                     )
             if st.session_state.get("voice_error"):
-                st.error(st.session_state["voice_error"])
+                st.error(md(st.session_state["voice_error"]))
         if st.session_state.get(VOICE_TEXT):
             st.text_area("Your question (edit it if something was misheard)", key=VOICE_TEXT, height=80)
             if clip is not None and st.session_state.get("voice_info"):
-                st.caption(st.session_state["voice_info"])
+                st.caption(md(st.session_state["voice_info"]))
             st.button("Ask this question", icon="💬", on_click=submit_voice_question, type="primary")
 
 
@@ -166,14 +166,14 @@ info = get_index().info(store)
 st.title("💬 Ask the catalog")
 if info is None:
     st.info(
-        f"The store **{store}** has no catalog index yet. Build it from your catalog files "
+        f"The store **{md(store)}** has no catalog index yet. Build it from your catalog files "
         "(CSV, Excel, JSON, Markdown, PDF…) with:"
     )
     st.code(f"python -m ingest --store {store} FILES...", language="bash")
     st.page_link(CATALOG_PAGE, label="…or upload them on the Catalog page", icon="📦")
     st.stop()
 
-st.caption(f"Answers for **{store}** come only from its catalog ({info.count:,} rows) and cite the rows they use.")
+st.caption(f"Answers for **{md(store)}** come only from its catalog ({info.count:,} rows) and cite the rows they use.")
 
 if prefill := st.session_state.pop("prefill_question", None):  # set by the Photo page
     st.session_state[VOICE_TEXT] = prefill
@@ -184,7 +184,7 @@ history: list[dict[str, Any]] = st.session_state.setdefault("chats", {}).setdefa
 for msg in history:
     with st.chat_message(msg["role"]):
         if msg.get("error"):
-            st.error(msg["content"])
+            st.error(md(msg["content"]))
         else:
             st.markdown(md(msg["content"]))
         if msg["role"] == "assistant":
@@ -206,7 +206,7 @@ if question:
     try:
         question = validate_question(question, settings.max_question_chars)
     except QuestionError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
     else:
         history.append({"role": "user", "content": question})
         with st.chat_message("user"):

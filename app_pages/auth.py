@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from app_pages.components import md
 from app_pages.resources import get_settings
 from rag.auth import MIN_PASSWORD_CHARS, AccessControl
 from rag.errors import AuthError
@@ -99,7 +100,7 @@ def _password_sign_in(access: AccessControl) -> None:
             try:
                 stamp = access.sign_in(password)
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(md(str(exc)))
             else:
                 _signed_in(stamp)
 
@@ -122,7 +123,7 @@ def _first_run(access: AccessControl) -> None:
             try:
                 stamp = access.create_admin(typed, password, confirm)
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(md(str(exc)))
             else:
                 _signed_in(stamp)
 
@@ -137,7 +138,7 @@ def _oidc_sign_in(access: AccessControl, providers: list[str | None]) -> None:
         st.warning("No admin e-mail is set: add `admin_emails = [\"you@example.com\"]` to the secrets.")
     user = st.user
     if user.get("is_logged_in"):
-        st.error(f"{user.get('email') or 'This account'} is not an admin of this app. Admins are the e-mails "
+        st.error(f"{md(user.get('email') or 'This account')} is not an admin of this app. Admins are the e-mails "
                  "listed in admin_emails.")
         st.button("Log out", key="auth_oidc_other", on_click=log_out)
         return
@@ -159,7 +160,7 @@ def require_staff() -> None:
             try:
                 access.check_staff_pin(pin)
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(md(str(exc)))
             else:
                 st.session_state[STAFF_KEY] = True
                 st.rerun()
@@ -181,5 +182,5 @@ def sidebar_account() -> None:
         return
     if admin:
         who = st.user.get("email") if oidc_providers() is not None else "admin"
-        st.caption(f"🔓 Signed in as {who}")
+        st.caption(f"🔓 Signed in as {md(str(who))}")
     st.button("Log out", key="auth_logout", icon="🔒", on_click=log_out)

@@ -405,6 +405,6 @@ def test_page_trains_in_the_background_and_shows_the_result(tmp_path, monkeypatc
     time.sleep(0.1)
     at.run()
     assert not at.exception
-    assert any(s.value.startswith("reviews_es is saved (e5, accuracy") for s in at.success)
+    assert any(s.value.startswith("reviews\\_es is saved (e5, accuracy") for s in at.success)  # names as text
     assert at.selectbox(key="ftt_inspect").value == "reviews_es"
     assert [m.label for m in at.metric][-4:] == ["Accuracy", "Macro-F1", "Base", "Trained on"]
