@@ -310,7 +310,7 @@ def assert_shown_as_written(at: AppTest) -> None:
 
 
 @pytest.mark.slow
-def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(app, monkeypatch):
+def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(signed_in, monkeypatch):
     """A catalog of hostile names, header and file name: escaped on both pages, formulas quoted in the download."""
     from streamlit.runtime.media_file_manager import MediaFileManager
 
@@ -324,7 +324,7 @@ def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(app, monk
         return real_add(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    app.switch_page("app_pages/catalog.py").run()
+    app = signed_in  # on the Catalog page, as the admin
     next(t for t in app.text_input if t.label == "New store name").input("evil-shop")
     next(b for b in app.button if b.label == "Create store").click().run()
     app.file_uploader[0].set_value((EVIL_FILE, EVIL_CSV, "text/csv")).run()
