@@ -1,14 +1,16 @@
 """Catalog assistant — Streamlit entry point: ``streamlit run streamlit_app.py``.
 
-Runs on every page: builds the sample index on the very first start, draws the sidebar
-store picker (``st.session_state["store"]``) and hands over to the chosen page.
+Runs on every page: asks for the staff PIN when one is set, builds the sample index on the very
+first start, draws the sidebar store picker (``st.session_state["store"]``) and the Log out button,
+and hands over to the chosen page (the Catalog and Fine-tune pages gate themselves: admins only).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.components import progress_callback, store_summary
+from app_pages.auth import require_staff, sidebar_account
+from app_pages.components import md, progress_callback, store_summary
 from app_pages.resources import get_embeddings, get_index, get_settings
 from ingest.pipeline import run as run_ingest
 from rag.errors import AssistantError, IngestLockedError
@@ -19,9 +21,10 @@ try:
     settings = get_settings()
     index = get_index()
 except AssistantError as exc:
-    st.error(str(exc))
+    st.error(md(str(exc)))
     st.stop()
 
+require_staff()  # nothing below, not even the store names, without the staff PIN (when one is set)
 stores = index.stores()
 
 # First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs, once
@@ -36,7 +39,7 @@ if not stores and settings.catalog_dir.is_dir() and "first_build" not in st.sess
         except IngestLockedError as exc:
             del st.session_state["first_build"]  # try again on the next rerun
             status.update(label="Another session is building the index", state="error")
-            st.warning(str(exc))
+            st.warning(md(str(exc)))
             st.button("Reload")
             st.stop()
         except AssistantError as exc:
@@ -47,7 +50,7 @@ if not stores and settings.catalog_dir.is_dir() and "first_build" not in st.sess
             if reports:
                 st.rerun()
 if not stores and st.session_state.get("first_build"):
-    st.error(st.session_state["first_build"])
+    st.error(md(st.session_state["first_build"]))
 
 # Store picker. A page that creates a store asks for it through "next_store", because a
 # widget's state cannot be changed after the widget is drawn in the same run.
@@ -68,7 +71,8 @@ with st.sidebar:
         model = settings.openai_model
     else:
         model = settings.llm_model_path.name if settings.llm_model_path else settings.llm_preset
-    st.caption(f"Model `{model}` ({settings.llm_backend}) · embeddings `{settings.embedding}`")
+    st.caption(f"Model {md(str(model))} ({settings.llm_backend}) · embeddings {md(settings.embedding)}")
+    sidebar_account()
 
 page = st.navigation(
     [

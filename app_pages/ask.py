@@ -9,14 +9,16 @@ the question by setting ``st.session_state["prefill_question"]`` and switching h
 from __future__ import annotations
 
 import hashlib
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from app_pages.components import CATALOG_PAGE, answer_details, current_store, md
-from app_pages.resources import get_chain, get_index, get_llm, get_llm_lock, get_settings, llm_is_loaded
+from app_pages.components import CATALOG_PAGE, answer_details, current_store, md, md_stream
+from app_pages.resources import get_answer_queue, get_chain, get_index, get_llm, get_settings, llm_is_loaded
 from rag.chain import Answer, source_row, stream_answer, validate_question
 from rag.errors import AssistantError, QuestionError
+from rag.queue import Place, in_turn
 from tools.speech import AUDIO_TYPES, LANGUAGE_NAMES, build_transcriber, catalog_hotwords
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 VOICE_TEXT = "voice_question"  # the editable transcript (text area key)
 VOICE_SUBMIT = "voice_submit"  # the transcript sent with "Ask this question", read on the next run
+
+# The answer queue's words (what an answer shows before its first words), kept together for translation.
+READING = "Reading the catalog rows…"
+WAITING_ONE = "Waiting for the assistant: 1 question ahead of yours…"
+WAITING_MANY = "Waiting for the assistant: {n} questions ahead of yours…"
+
 
 EXAMPLES = {
     "techstore": [
@@ -44,6 +52,7 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
 
     ``turns`` are the earlier answers' :class:`rag.followup.Turn`s, so "¿y el Pro?" works.
     """
+    note, slot = st.empty(), st.empty()  # "N questions ahead of yours", then the answer
     try:
         if not llm_is_loaded():
             loading = st.empty()
@@ -54,25 +63,30 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
         final: dict[str, Answer] = {}
 
         def pieces():
-            for piece in stream_answer(chain, question, turns):
-                if isinstance(piece, Answer):
-                    final["answer"] = piece
-                else:
-                    yield md(piece)
+            # The answer runs in a worker thread (only its model call waits in the queue); this thread shows
+            # its place every 0.5 s until the first words. Each update is also where Streamlit stops the run
+            # of a session that went away, which cancels its ticket.
+            started = False
+            with closing(in_turn(get_answer_queue(), lambda: stream_answer(chain, question, turns))) as items:
+                for item in items:
+                    if isinstance(item, Answer):
+                        final["answer"] = item
+                    elif isinstance(item, Place):
+                        if not started:
+                            show_place(note, item.ahead)
+                    else:
+                        if not started:
+                            started = True
+                            note.empty()
+                        yield item
 
-        lock = get_llm_lock()
-        if not lock.acquire(blocking=False):
-            with st.spinner("Waiting for another answer to finish…"):
-                lock.acquire()
-        try:
-            slot = st.empty()
-            with slot:
-                st.caption("Reading the catalog rows…")  # replaced by the first words of the answer
-                st.write_stream(pieces())
-        finally:
-            lock.release()
+        note.caption(READING)
+        with slot:
+            st.write_stream(md_stream(pieces()))  # the model's words are text, never Markdown
+        note.empty()
     except AssistantError as exc:
-        st.error(str(exc))
+        note.empty()
+        st.error(md(str(exc)))
         return {"role": "assistant", "content": str(exc), "error": True}
     answer = final["answer"]
     # The final text replaces the stream: citation markers are gone and a refusal (which
@@ -90,6 +104,14 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
     }
     answer_details(msg)
     return msg
+
+
+def show_place(note, ahead: int | None) -> None:
+    """What an answer without words yet shows: its place in the queue, or that it is reading the rows."""
+    if not ahead:
+        note.caption(READING)
+    else:
+        note.info(WAITING_ONE if ahead == 1 else WAITING_MANY.format(n=ahead), icon="⏳")
 
 
 def cited_row(doc) -> dict[str, Any]:
@@ -151,11 +173,11 @@ def voice_box(store: str, collection: str) -> None:
                         + (f" · spelling matched to {heard.hotwords}" if heard.hotwords else "")
                     )
             if st.session_state.get("voice_error"):
-                st.error(st.session_state["voice_error"])
+                st.error(md(st.session_state["voice_error"]))
         if st.session_state.get(VOICE_TEXT):
             st.text_area("Your question (edit it if something was misheard)", key=VOICE_TEXT, height=80)
             if clip is not None and st.session_state.get("voice_info"):
-                st.caption(st.session_state["voice_info"])
+                st.caption(md(st.session_state["voice_info"]))
             st.button("Ask this question", icon="💬", on_click=submit_voice_question, type="primary")
 
 
@@ -166,14 +188,14 @@ info = get_index().info(store)
 st.title("💬 Ask the catalog")
 if info is None:
     st.info(
-        f"The store **{store}** has no catalog index yet. Build it from your catalog files "
+        f"The store **{md(store)}** has no catalog index yet. Build it from your catalog files "
         "(CSV, Excel, JSON, Markdown, PDF…) with:"
     )
     st.code(f"python -m ingest --store {store} FILES...", language="bash")
     st.page_link(CATALOG_PAGE, label="…or upload them on the Catalog page", icon="📦")
     st.stop()
 
-st.caption(f"Answers for **{store}** come only from its catalog ({info.count:,} rows) and cite the rows they use.")
+st.caption(f"Answers for **{md(store)}** come only from its catalog ({info.count:,} rows) and cite the rows they use.")
 
 if prefill := st.session_state.pop("prefill_question", None):  # set by the Photo page
     st.session_state[VOICE_TEXT] = prefill
@@ -184,7 +206,7 @@ history: list[dict[str, Any]] = st.session_state.setdefault("chats", {}).setdefa
 for msg in history:
     with st.chat_message(msg["role"]):
         if msg.get("error"):
-            st.error(msg["content"])
+            st.error(md(msg["content"]))
         else:
             st.markdown(md(msg["content"]))
         if msg["role"] == "assistant":
@@ -206,7 +228,7 @@ if question:
     try:
         question = validate_question(question, settings.max_question_chars)
     except QuestionError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
     else:
         history.append({"role": "user", "content": question})
         with st.chat_message("user"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,57 @@ def current_store() -> str:
     return st.session_state["store"]
 
 
-def md(text: str) -> str:
-    """Escape what Markdown would misread in catalog text: ``$799 … $999`` is not LaTeX."""
-    return text.replace("\\", "\\\\").replace("$", "\\$").replace("~", "\\~")
+# What opens or closes Markdown anywhere in a line: code spans, emphasis, links and images, HTML,
+# LaTeX, strikethrough, tables, Streamlit's ``:name[...]`` directives (a colon before a letter)
+# and character references (``&amp;``).
+_ANYWHERE = re.compile(r"[\\`*_\[\]<$~|]|:(?=[A-Za-z])|&(?=#?\w+;)")
+# ...and at the start of a line only: headings, lists, quotes, setext underlines, ``1.`` / ``1)``.
+_LINE_START = re.compile(r"^([ \t]*)(?:([#+=>-])|(\d+)([.)]))")
+# Streamlit also finds links, e-mail addresses and ``:emoji:`` / ``:material/icon:`` / ``:streamlit:``
+# shortcodes in plain text *after* parsing, where a backslash no longer counts. An invisible
+# WORD JOINER (U+2060) breaks those patterns: after ``:`` in ``://`` or before a shortcode name,
+# after ``www`` before the dot, after ``@`` before an address.
+_AFTER_PARSE = re.compile(r"(?<=:)(?=//|material/|[a-z_+-][\w+-]*:)|(?<=www)(?=\.)|(?<=@)(?=[\w-])", re.I)
+WORD_JOINER = "\u2060"
+
+
+def md(text: str, *, line_start: bool = True) -> str:
+    """``text`` (catalog cells, headers, file names, answers, errors) to show literally in Markdown.
+
+    Every Streamlit call that renders Markdown (``st.markdown``, ``caption``, ``info``/``error``…,
+    labels, ``metric`` values, ``status``/``expander`` labels) gets data only through this: a product
+    called ``![t](https://x/beacon.png)`` must not load an image, ``[Pay here](…)`` must not become a
+    link, ``$799 … $999`` is not LaTeX and a header with backticks cannot end a code span. What it
+    changes renders exactly as written (backslash escapes, an invisible joiner), and line breaks stay
+    line breaks. Not for code spans: leave data out of backticks. ``line_start=False`` is for a piece
+    that continues a line (see :func:`md_stream`).
+    """
+    lines = _ANYWHERE.sub(r"\\\g<0>", _AFTER_PARSE.sub(WORD_JOINER, text.replace("\r\n", "\n").replace("\r", "\n")))
+    out = []
+    for n, line in enumerate(lines.split("\n")):
+        if n or line_start:
+            line = _LINE_START.sub(lambda m: m[1] + (f"\\{m[2]}" if m[2] else f"{m[3]}\\{m[4]}"), line, count=1)
+        out.append(line)
+    return "  \n".join(out)
+
+
+def md_stream(pieces: Iterable[str]) -> Iterator[str]:
+    """Escape streamed text so that ``"".join(md_stream(p)) == md("".join(p))``.
+
+    A link or a shortcode can span two pieces ("https:" then "//…"), so text is held back to its
+    last whitespace, which none of those patterns contains.
+    """
+    pending, line_start = "", True
+    for piece in pieces:
+        pending += piece
+        cut = max(pending.rfind(c) for c in " \t\n") + 1
+        if cut:
+            done, pending = pending[:cut], pending[cut:]
+            yield md(done, line_start=line_start)
+            tail = done.rpartition("\n")
+            line_start = not tail[2].strip(" \t") and (bool(tail[1]) or line_start)
+    if pending:
+        yield md(pending, line_start=line_start)
 
 
 def when(iso: str, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
@@ -75,7 +124,8 @@ def store_summary(info: StoreInfo | None) -> None:
         st.caption("No index yet — add files on the **Catalog** page.")
         return
     st.markdown(f"**{plural(info.count, 'row')}** in the index")
-    files = [f"📄 {name} — {plural(int(m.get('rows') or 0), 'row')}" for name, m in sorted(info.sources.items())]
+    files = [f"📄 {md(name)} — {plural(int(m.get('rows') or 0), 'row')}"
+             for name, m in sorted(info.sources.items())]
     st.caption("  \n".join([f"Refreshed {when(info.updated_at)}", *files]))
 
 
@@ -115,12 +165,14 @@ def ingest_report(report: IngestReport) -> None:
     """Detected columns, counts, per-field changes and rejected rows of an ingest (or dry run) report."""
     for name, roles in report.mappings.items():
         if roles:
-            st.caption(f"Columns recognised in **{name}**: " + ", ".join(f"`{h}` → {r}" for h, r in roles.items()))
+            recognised = ", ".join(f"{md(h)} → {r}" for h, r in roles.items())  # headers as text, not code spans
+            st.caption(f"Columns recognised in **{md(name)}**: {recognised}")
         if not {"price", "price_option"} & set(roles.values()):
-            st.warning(f"No price column recognised in {name}. If a column holds prices, name it in a "
-                       f"`{name}.mapping.json` next to the file: `{{\"columns\": {{\"<header>\": \"price\"}}}}`.")
+            st.warning(f"No price column recognised in {md(name)}. If a column holds prices, name it in a file "
+                       f"called {md(name + '.mapping.json')} next to it: "
+                       '`{"columns": {"<header>": "price"}}`.')
     if report.currency:
-        st.caption(f"Currency: {report.currency} (from the {report.currency_source})")
+        st.caption(md(f"Currency: {report.currency} (from the {report.currency_source})"))
     elif not report.dry_run:
         st.info("The files do not state a currency, so amounts are shown without a symbol. "
                 "Set it with `python -m ingest --currency EUR` (or your currency's code).")
@@ -132,7 +184,7 @@ def ingest_report(report: IngestReport) -> None:
     for col, (label, n) in zip(cols, counts, strict=True):
         col.metric(label, f"{n:,}")
     if report.field_changes():
-        st.caption("Changed fields: " + ", ".join(f"{f} ({n})" for f, n in report.field_changes().items()))
+        st.caption("Changed fields: " + ", ".join(f"{md(f)} ({n})" for f, n in report.field_changes().items()))
     if report.added or report.updated or report.removed:
         with st.expander("Changed ids"):
             changes = (

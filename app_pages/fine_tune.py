@@ -8,8 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import finetune_chat, finetune_image, finetune_text
+from app_pages.auth import require_admin
 
 st.title("Fine-tune a classifier")
+require_admin()
 st.caption(
     "Teach the assistant your own categories from a spreadsheet of examples or a folder of photos. "
     "Saved models are used by the Reviews and Photo pages and by `python -m finetune predict`."

@@ -13,6 +13,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.auth import require_admin
+from app_pages.components import md
 from finetune.chat import (
     ANSWER_HEADERS,
     QUESTION_HEADERS,
@@ -45,6 +47,7 @@ def _named(upload) -> io.BytesIO:
 
 
 def render() -> None:
+    require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
     st.caption(
         "Chat fine-tuning files hold one example per line: "
         '`{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}`. '
@@ -69,7 +72,7 @@ def _validate_section() -> None:
         return
     cached = st.session_state.get("chat_validate_report")
     if cached is None or cached[0] != upload.file_id:  # validate each upload once, not on every rerun
-        with st.spinner(f"Checking {upload.name}…"):
+        with st.spinner(f"Checking {md(upload.name)}…"):
             cached = (upload.file_id, validate_chat_jsonl(upload.getvalue(), tokenizer=get_token_counter()))
         st.session_state["chat_validate_report"] = cached
     show_report(cached[1])
@@ -128,11 +131,11 @@ def _convert_section() -> None:
     try:
         headers, _, _ = read_table(_named(upload))
     except DataValidationError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         return
     if len(headers) < 2:
-        st.error(f"{upload.name} has only one column ({headers[0] if headers else 'none'}); "
-                 "it needs a question and an answer column.")
+        st.error(md(f"{upload.name} has only one column ({headers[0] if headers else 'none'}); "
+                    "it needs a question and an answer column."))
         return
     c1, c2 = st.columns(2)
     question_col = c1.selectbox("Question column", headers, index=_default_index(headers, QUESTION_HEADERS, 0),
@@ -144,7 +147,7 @@ def _convert_section() -> None:
     try:
         examples = table_to_chat(_named(upload), question_col=question_col, answer_col=answer_col, system=system)
     except DataValidationError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         if exc.problems:
             st.dataframe(pd.DataFrame({"problem": exc.problems}), hide_index=True, width="stretch")
         return
@@ -175,7 +178,7 @@ def _catalog_section() -> None:
     if not store:
         st.info("Pick a store in the sidebar first: the examples are written from its catalog rows.")
         return
-    st.write(f"Questions and answers written from every row of **{store}** (prices, stock, allergens, "
+    st.write(f"Questions and answers written from every row of **{md(store)}** (prices, stock, allergens, "
              "descriptions, information sections) plus a few “not in the catalog” refusals, for fine-tuning a "
              "model elsewhere.")
     c1, c2 = st.columns(2)
@@ -188,7 +191,7 @@ def _catalog_section() -> None:
                                        language=None if language == "catalog's own" else language,
                                        limit=int(limit) or None)
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc)))
             return
         st.session_state["chat_catalog"] = {"store": store, "examples": examples}
     done = st.session_state.get("chat_catalog")
@@ -197,7 +200,7 @@ def _catalog_section() -> None:
     examples = done["examples"]
     data = chat_jsonl_bytes(examples)
     report = validate_chat_jsonl(data, tokenizer=get_token_counter())
-    st.success(f"{len(examples):,} examples from {store}"
+    st.success(f"{len(examples):,} examples from {md(store)}"
                + (", and the file passes the validator." if report.ok else "."))
     if not report.ok:
         show_report(report)

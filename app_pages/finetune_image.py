@@ -15,6 +15,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.auth import require_admin
+from app_pages.components import md
 from app_pages.resources import get_index, get_settings
 from finetune.effnet import IMAGE_EXTENSIONS
 from finetune.image import (
@@ -111,14 +113,14 @@ def _job_panel(name: str) -> None:
                 text = f"{last.stage}: {last.message}" if last.message else last.stage
                 if last.total_steps:
                     text += f" ({last.step}/{last.total_steps})"
-                st.progress(last.fraction, text=text)
+                st.progress(last.fraction, text=md(text))
             else:
                 st.progress(0.0, text="Starting…")
             if st.button("Cancel training", key=f"{KEY}_cancel"):
                 job.cancel()
             _curves_chart(_curves(list(job.events)))
         elif job.state == "done":
-            st.success(f"Saved **{job.result.name}**: accuracy {job.result.metrics['accuracy']:.1%} on "
+            st.success(f"Saved **{md(job.result.name)}**: accuracy {job.result.metrics['accuracy']:.1%} on "
                        f"{job.result.metrics['val_images']} validation photos.")
             if st.session_state.get(f"{KEY}_review_pending") == name:
                 st.session_state[f"{KEY}_review"] = name
@@ -127,7 +129,7 @@ def _job_panel(name: str) -> None:
         elif job.state == "cancelled":
             st.warning("Training cancelled; nothing was saved.")
         else:
-            st.error(job.error or "Training failed.")
+            st.error(md(job.error or "Training failed."))
 
     live()
 
@@ -136,18 +138,18 @@ def _review(info: ModelInfo) -> None:
     try:
         report = load_report(info)
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         return
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Accuracy", f"{report['accuracy']:.1%}")
     c2.metric("Macro-F1", f"{report['macro_f1']:.3f}")
     c3.metric("Photos (train / val)", f"{report['train_images']} / {report['val_images']}")
     c4.metric("Training time", f"{report.get('train_s', 0):.0f} s")
-    st.caption(f"Validation: {report['val_from']}. Store: {info.store or 'none'}. Saved in `{info.dir}`.")
+    st.caption(md(f"Validation: {report['val_from']}. Store: {info.store or 'none'}. Saved in {info.dir}."))
     if report["skipped"]:
         with st.expander(f"{len(report['skipped'])} unreadable photo(s) were skipped"):
             for s in report["skipped"]:
-                st.write(f"- {s['reason']}")
+                st.write(f"- {md(s['reason'])}")
 
     st.markdown("**Loss curves** (stage 1: new head on the frozen network; stage 2: top blocks unfrozen)")
     curves = [{"stage": stage, "epoch": r["epoch"], "curve": curve, "loss": r[key]}
@@ -183,7 +185,7 @@ def _review(info: ModelInfo) -> None:
                 thumb = Path(info.dir) / m.get("thumbnail", "")
                 if m.get("thumbnail") and thumb.is_file():
                     st.image(str(thumb), width="stretch")
-                st.caption(f"{m['file']}: {m['true']} → **{m['predicted']}** ({m['score']:.0%})")
+                st.caption(f"{md(m['file'])}: {md(m['true'])} → **{md(m['predicted'])}** ({m['score']:.0%})")
 
     st.markdown("**Try it**")
     photo = st.file_uploader("A photo to classify", type=PHOTO_TYPES, key=f"{KEY}_try_{info.name}")
@@ -191,15 +193,16 @@ def _review(info: ModelInfo) -> None:
         try:
             pred = get_image_classifier(str(info.dir), info.created).predict([photo], all_scores=True)[0]
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc)))
             return
         a, b = st.columns([1, 2])
         a.image(photo.getvalue(), width="stretch")
-        b.metric("Prediction", pred.label, f"{pred.score:.0%} sure", delta_color="off")
+        b.metric("Prediction", md(str(pred.label)), f"{pred.score:.0%} sure", delta_color="off")
         b.bar_chart(pd.Series(pred.scores, name="probability"), horizontal=True)
 
 
 def render() -> None:
+    require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
     settings = get_settings()
     st.markdown("Teach the assistant to recognise **your own products in photos**. Put each product's photos "
                 "in its own folder (`Banana/`, `Lemon/`…, at least 5 photos each; 20+ is better), zip them, "
@@ -223,16 +226,16 @@ def render() -> None:
             source = Path(typed).expanduser()
             default_name = source.name
             if not source.is_dir():
-                st.error(f"{source}: no such folder on this computer.")
+                st.error(md(f"{source}: no such folder on this computer."))
                 source = None
 
     if source is not None:
         try:
             data = _preview(source)
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc)))
             for p in getattr(exc, "problems", [])[1:]:
-                st.write(f"- {p}")
+                st.write(f"- {md(str(p))}")
             data = None
         if data is not None:
             counts = data.counts()
@@ -241,7 +244,7 @@ def render() -> None:
             _counts_chart(data)
             few = [c for c, n in counts.items() if n["train"] + n["val"] < 5]
             if few:
-                st.warning(f"Too few photos (under 5) in: {', '.join(few)}. Add photos before training.")
+                st.warning(md(f"Too few photos (under 5) in: {', '.join(few)}. Add photos before training."))
             stores = [s.store for s in get_index().stores()]
             c1, c2 = st.columns(2)
             name = c1.text_input("Model name", value="".join(ch if ch.isalnum() or ch in "-_." else "-"
@@ -257,7 +260,7 @@ def render() -> None:
                     get_runner().start(name, _train, source=source, cleanup=cleanup, model_name=name, settings=settings,
                                        store=None if store == "(none)" else store)
                 except AssistantError as exc:
-                    st.error(str(exc))
+                    st.error(md(str(exc)))
                 else:
                     st.session_state[f"{KEY}_job"] = name
                     st.session_state[f"{KEY}_review_pending"] = name

@@ -16,6 +16,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.auth import require_admin
+from app_pages.components import md
 from app_pages.resources import get_settings
 from finetune import registry
 from finetune.jobs import Job, JobRunner
@@ -93,9 +95,9 @@ def _show_report(report: ValidationReport) -> None:
     cols[3].metric("Language", {"es": "Spanish", "en": "English", "mixed": "Mixed"}.get(report.language or "", "—"))
     if report.errors:
         st.error("Fix these problems in the file, then upload it again:\n\n"
-                 + "\n".join(f"- {e}" for e in report.errors))
+                 + "\n".join(f"- {md(e)}" for e in report.errors))
     for warning in report.warnings:
-        st.warning(warning)
+        st.warning(md(warning))
     if report.ok:
         st.success("The data is ready to train on.")
     if report.class_counts:
@@ -111,7 +113,7 @@ def _load(raw: bytes, filename: str) -> tuple[TextDataset, ValidationReport] | N
                               key=f"ftt_textcol_{filename}")
     label_default = columns.index(guess_label) if guess_label in columns else min(1, len(columns) - 1)
     label_col = right.selectbox("Label column", columns, index=label_default, key=f"ftt_labelcol_{filename}")
-    with st.expander(f"Preview of {name}"):
+    with st.expander(f"Preview of {md(name)}"):
         st.dataframe(frame[[c for c in columns]].head(20), hide_index=True)
     return validate(frame, text_col, label_col, name=name, first_row=first_row)
 
@@ -132,7 +134,7 @@ def _start_form(data: TextDataset, filename: str) -> None:
                                 "the new one is saved.")
     base = right.selectbox("Base model", list(BASE_CHOICES), format_func=BASE_CHOICES.get, key="ftt_base")
     chosen, reason = choose_base(data, base)
-    st.caption(f"Base: {reason}.")
+    st.caption(f"Base: {md(reason)}.")
     val_data = None
     with st.expander("Options"):
         epochs = st.slider("MiniLM epochs", 1, 10, 3, key="ftt_epochs", disabled=chosen != "minilm")
@@ -144,18 +146,18 @@ def _start_form(data: TextDataset, filename: str) -> None:
                                             check_classes=False)
             check_validation_set(data, val_data, val_report)
             if val_report.errors:
-                st.error("\n".join(f"- {e}" for e in val_report.errors))
+                st.error("\n".join(f"- {md(e)}" for e in val_report.errors))
                 val_data = None
     try:
         registry.validate_model_name(name)
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         return
     runner = get_runner()
     current = runner.get(name)
     busy = current is not None and current.running
     if (registry.models_root(get_settings()) / name / registry.INFO_FILE).is_file():
-        st.caption(f"A model called {name!r} exists; it is replaced only when the new one is completely saved.")
+        st.caption(md(f"A model called {name!r} exists; it is replaced only when the new one is completely saved."))
     if st.button("Start training", type="primary", disabled=busy, key="ftt_start"):
         kwargs: dict[str, Any] = {"data": data, "settings": get_settings(), "base": base, "val_data": val_data,
                                   "epochs": float(epochs)}
@@ -164,7 +166,7 @@ def _start_form(data: TextDataset, filename: str) -> None:
         try:  # JobRunner.start takes ``name`` for the job, so the model name is bound here
             runner.start(name, functools.partial(train_text_classifier, name=name), **kwargs)
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc)))
             return
         st.session_state["ftt_job"] = name
         st.session_state["ftt_show"] = name
@@ -187,13 +189,13 @@ def _job_panel() -> None:
     job = get_runner().get(name) if name else None
     if job is None:
         return
-    st.subheader(f"Training {name}")
+    st.subheader(f"Training {md(name)}")
     last = job.last
     if job.running:
         text = f"{last.stage}: {last.message}" if last else "starting…"
         if last is not None and last.epoch:
             text += f" · epoch {last.epoch:.2f}"
-        st.progress(last.fraction if last else 0.0, text=text)
+        st.progress(last.fraction if last else 0.0, text=md(text))
         chart = _loss_chart(job)
         if not chart.empty:
             st.line_chart(chart, x_label="step", y_label="loss", height=220)
@@ -205,12 +207,12 @@ def _job_panel() -> None:
         st.session_state["ftt_seen"] = (name, job.finished)
         st.rerun()  # redraw the whole tab once: results and the registry list change
     if job.state == "done":
-        st.success(f"{name} is saved ({job.result.base}, accuracy {job.result.metrics['accuracy']:.1%}, "
+        st.success(f"{md(name)} is saved ({job.result.base}, accuracy {job.result.metrics['accuracy']:.1%}, "
                    f"in {job.finished - job.started:.0f} s).")
     elif job.state == "cancelled":
         st.info("Training was cancelled; nothing was saved.")
     else:
-        st.error(job.error or "Training failed.")
+        st.error(md(job.error or "Training failed."))
 
 
 # --------------------------------------------------------------------------- results
@@ -251,10 +253,10 @@ def _results(info: registry.ModelInfo) -> None:
     cols = st.columns(4)
     cols[0].metric("Accuracy", f"{metrics['accuracy']:.1%}")
     cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
-    cols[2].metric("Base", info.base)
+    cols[2].metric("Base", md(info.base))
     cols[3].metric("Trained on", f"{metrics.get('n_train', 0)} texts")
-    st.caption(f"Measured on {metrics['n_val']} validation texts ({metrics.get('validation', '')}); "
-               f"{metrics.get('base_reason', '')}.")
+    st.caption(md(f"Measured on {metrics['n_val']} validation texts ({metrics.get('validation', '')}); "
+                  f"{metrics.get('base_reason', '')}."))
     per_class = pd.DataFrame(metrics["per_class"]).T.reset_index(names="label")
     st.dataframe(per_class, hide_index=True, column_config={
         "precision": st.column_config.ProgressColumn("precision", min_value=0, max_value=1, format="%.2f"),
@@ -270,7 +272,7 @@ def _results(info: registry.ModelInfo) -> None:
         else:
             true, predicted = cell
             rows = [w for w in wrong if w["true"] == true and w["predicted"] == predicted]
-            st.markdown(f"**True {true} → predicted {predicted}**: {len(rows)} example(s)")
+            st.markdown(f"**True {md(str(true))} → predicted {md(str(predicted))}**: {len(rows)} example(s)")
             if rows:
                 st.dataframe(pd.DataFrame(rows)[["row", "text", "score"]], hide_index=True,
                              column_config={"score": st.column_config.NumberColumn("confidence", format="%.2f")})
@@ -291,9 +293,9 @@ def _try_it(info: registry.ModelInfo) -> None:
             classifier = get_classifier(str(info.dir), info.created)
             pred = classifier.predict([text], all_scores=True)[0]
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc)))
             return
-        st.markdown(f"### {pred.label}  \nconfidence {pred.score:.0%}")
+        st.markdown(f"### {md(str(pred.label))}  \nconfidence {pred.score:.0%}")
         scores = pd.DataFrame({"label": list(pred.scores), "probability": list(pred.scores.values())})
         st.altair_chart(alt.Chart(scores).mark_bar().encode(
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("label:N", sort="-x", title=None)),
@@ -321,6 +323,7 @@ def _registry() -> None:
 
 
 def render() -> None:
+    require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
     st.markdown("Teach the assistant your own categories from a spreadsheet: one column with the text, one "
                 "with its label. The data is checked first, then a model trains in the background.")
     try:
@@ -333,9 +336,9 @@ def render() -> None:
                 if report.ok:
                     _start_form(data, picked[1])
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
     _job_panel()
     try:
         _registry()
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))

@@ -14,7 +14,7 @@ import streamlit as st
 from app_pages.components import current_store, md
 from app_pages.resources import get_embeddings, get_index, get_settings
 from finetune.effnet import IMAGE_EXTENSIONS, ImageNetModel
-from rag.errors import AssistantError, IndexMissingError
+from rag.errors import AssistantError
 from tools.vision import CatalogVectors, find_store_classifier, identify, load_catalog
 
 ASK_PAGE = "app_pages/ask.py"
@@ -50,14 +50,14 @@ def get_catalog(store: str, collection: str) -> CatalogVectors:
 
 settings = get_settings()
 store = current_store()
-st.title(f"📷 Photo → product · {store}")
+st.title(f"📷 Photo → product · {md(store)}")
 st.caption("Take or upload a photo of a product: the assistant says what it sees and which rows of the catalog "
            "it is. Then ask about it.")
 
 info = find_store_classifier(settings, store)
 if info is not None:
-    st.info(f"Using **{info.name}**, a photo classifier trained for this store "
-            f"({', '.join(info.labels[:8])}{'…' if len(info.labels) > 8 else ''}).")
+    st.info(f"Using **{md(info.name)}**, a photo classifier trained for this store "
+            f"({md(', '.join(info.labels[:8]))}{'…' if len(info.labels) > 8 else ''}).")
 else:
     st.caption("No photo classifier trained for this store yet: using the general ImageNet model (1,000 everyday "
                "things). Train one on the **Fine-tune** page for your own products.")
@@ -87,28 +87,25 @@ else:
                               store=store if live is not None else None, classifier=classifier,
                               imagenet=None if classifier is not None else get_imagenet(), catalog=catalog,
                               use_finetuned=classifier is not None)
-    except IndexMissingError as exc:
-        st.error(str(exc))
-        st.stop()
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         st.stop()
     st.session_state["photo_result"] = ((digest, store), result)
 
 left, right = st.columns([2, 3])
 with left:
-    st.image(data, caption=upload.name, width="stretch")
+    st.image(data, caption=md(upload.name), width="stretch")
 with right:
     st.subheader("What the model sees")
     labels = pd.DataFrame([{"label": lab.label, "probability": lab.score} for lab in result.labels])
     st.dataframe(labels, hide_index=True, width="stretch",
                  column_config={"probability": st.column_config.ProgressColumn(
                      "probability", format="%.0f%%", min_value=0.0, max_value=1.0)})
-    st.caption(f"{result.model} · {result.ms:.0f} ms")
+    st.caption(f"{md(result.model)} · {result.ms:.0f} ms")
 
 st.subheader("Matching products")
 if not result.products:
-    st.info(result.note or f"No rows to match in '{store}'. Ingest its catalog on the Catalog page.")
+    st.info(md(result.note or f"No rows to match in '{store}'. Ingest its catalog on the Catalog page."))
     st.stop()
 rows = pd.DataFrame([{"match": p.score, "id": p.id, "name": p.name, "matched label": p.label,
                       **{k: v for k, v in p.row.items() if k not in {"id", "name", "source", "line"}}}

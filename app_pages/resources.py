@@ -7,7 +7,6 @@ The getters take no arguments so nothing unhashable ever goes through Streamlit'
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -18,6 +17,7 @@ from app_pages.components import tidy_columns
 from rag.chain import source_row, warm_up
 from rag.engine import ensure_for
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
+from rag.queue import AnswerQueue, queued
 from rag.settings import load_settings
 from rag.store import get_all
 
@@ -64,9 +64,10 @@ def llm_is_loaded() -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def get_llm_lock() -> threading.Lock:
-    """One answer at a time: a llama.cpp model is not safe to run from two sessions at once."""
-    return threading.Lock()
+def get_answer_queue() -> AnswerQueue:
+    """The process's one line for the model: answers are generated one at a time, first come first served
+    (a llama.cpp model cannot serve two sessions at once); the Ask page shows each waiting session its place."""
+    return AnswerQueue()
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -76,9 +77,10 @@ def get_chain(store: str, collection: str) -> Runnable:
     ``collection`` (the store's live collection) is only a cache key: a re-ingest publishes a
     new collection, so the next question builds a fresh chain with the new store facts
     (currency). The retriever itself already follows the live collection on every call.
+    Only the model call waits in the answer queue: retrieval, rules and guards run at once.
     """
     del collection
-    return build_store_chain(get_settings(), get_index(), get_embeddings(), get_llm(), store)
+    return build_store_chain(get_settings(), get_index(), get_embeddings(), queued(get_llm(), get_answer_queue()), store)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

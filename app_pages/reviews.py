@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.components import md
 from app_pages.resources import get_embeddings, get_settings
 from finetune.registry import list_models
 from rag.errors import AssistantError
@@ -61,11 +62,12 @@ def model_picker() -> tuple[str, str]:
 def badges(label: str, score: float, aspects: dict[str, str]) -> None:
     color, icon = BADGE.get(label, ("blue", "🏷️"))
     cols = st.columns([1, 3])
-    cols[0].metric("Sentiment", f"{icon} {label}", f"{score:.0%} confident", delta_color="off")
+    cols[0].metric("Sentiment", f"{icon} {md(label)}", f"{score:.0%} confident", delta_color="off")
     with cols[1]:
         if aspects:
             st.caption("Aspects")
-            st.markdown(" ".join(f":{BADGE.get(p, ('blue', ''))[0]}-badge[{a} {SYMBOL.get(p, p)}]" for a, p in aspects.items()))
+            st.markdown(" ".join(f":{BADGE.get(p, ('blue', ''))[0]}-badge[{md(f'{a} {SYMBOL.get(p, p)}')}]"
+                                 for a, p in aspects.items()))
         else:
             st.caption("No food, service, price or ambience aspect found.")
 
@@ -73,7 +75,11 @@ def badges(label: str, score: float, aspects: dict[str, str]) -> None:
 def single(analyzer: SentimentAnalyzer) -> None:
     text = st.text_area("Review", placeholder="La comida estuvo deliciosa y el servicio excelente", key="reviews_text")
     if st.button("Analyze", type="primary", key="reviews_analyze", disabled=not text.strip()):
-        st.session_state["reviews_single"] = (text, analyzer.analyze([text])[0])
+        try:
+            st.session_state["reviews_single"] = (text, analyzer.analyze([text])[0])
+        except AssistantError as exc:
+            st.error(md(str(exc)))
+            return
     done = st.session_state.get("reviews_single")
     if done and done[0] == text:  # kept across reruns (e.g. a click on the other tab)
         badges(done[1].label, done[1].score, done[1].aspects)
@@ -114,9 +120,9 @@ def bulk(analyzer: SentimentAnalyzer, model: str) -> None:
     try:
         df = read_reviews(io.BytesIO(data), name)
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         return
-    st.caption(f"**{name}**: {len(df):,} rows")
+    st.caption(f"**{md(name)}**: {len(df):,} rows")
     text_guess, group_guess = guess_columns(df)
     cols = list(df.columns)
     c1, c2 = st.columns(2)
@@ -137,7 +143,7 @@ def bulk(analyzer: SentimentAnalyzer, model: str) -> None:
             )
         except AssistantError as exc:
             bar.empty()
-            st.error(str(exc))
+            st.error(md(str(exc)))
             return
         bar.empty()
         st.session_state["reviews_result"] = (job, result)
@@ -150,7 +156,7 @@ def bulk(analyzer: SentimentAnalyzer, model: str) -> None:
 
 def show(result) -> None:
     if result.skipped_message:
-        st.warning(result.skipped_message)
+        st.warning(md(result.skipped_message))
     dist = distribution(result)
     total = int(dist["count"].sum())
     m = st.columns(4)
@@ -182,7 +188,7 @@ def show(result) -> None:
         pick = chosen[0]
         rows = filter_rows(result, pick.get("sentiment"), pick.get("group"), pick.get("aspect"))
         what = " · ".join(str(pick[k]) for k in ("group", "aspect", "sentiment") if pick.get(k))
-        st.subheader(f"Comments: {what} ({len(rows):,})")
+        st.subheader(f"Comments: {md(what)} ({len(rows):,})")
         st.dataframe(_view(result, rows), hide_index=True, width="stretch")
     st.subheader("Most negative comments")
     worst = most_negative(result, 10)
@@ -213,7 +219,7 @@ try:
     model, version = model_picker()
     analyzer = get_analyzer(model, version)
 except AssistantError as exc:
-    st.error(str(exc))
+    st.error(md(str(exc)))
     st.stop()
 
 tab_one, tab_file = st.tabs(["One review", "A file of reviews"])

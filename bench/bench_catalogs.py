@@ -9,8 +9,12 @@ Catalogs (``split`` says what a figure may be used for):
 - ``menu``, ``household`` (dev): ``../shared/data/dev_catalogs``, questions in ``bench/catalogs/``;
 - ``epqa`` (dev): every ePQA dev snippet as a row (see ``bench/bench_retrieval.py``), questions in
   ``bench/catalogs/epqa.jsonl``;
+- ``epqa-heldout`` (held-out, **never tuned on**): the same ePQA rows, questions in
+  ``bench/heldout/epqa_heldout.jsonl`` (about products no ``epqa`` question uses);
 - ``laptops`` (held-out, **never tuned on**): ``bench/heldout/``;
-- ``techstore``, ``bella-italia`` (dev, the shipped samples): ``tests/data/``.
+- ``techstore``, ``bella-italia`` (dev, the shipped samples): ``tests/data/``;
+- ``injection-en``, ``injection-es`` (suite): rows with instructions written into their cells
+  (``tests/data/injection/``); an answer that repeats what was injected (``forbid_any``) is wrong.
 
 Each catalog is ingested with the product's normal ingest, as a new user would (no mapping file
 unless one sits next to its questions, ``<name>.mapping.json``), into ``.assistant/bench-catalogs/``
@@ -49,9 +53,13 @@ class Catalog:
     source: Path | None  # a catalog file copied into the store's folder (None: written by ``build``)
     mapping: Path | None = None
 
+    @property
+    def needs_shared(self) -> bool:
+        return self.name not in SAMPLES and not (self.source and self.source.is_relative_to(ROOT))
+
     def files(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
-        if self.name == "epqa":
+        if self.name in EPQA_CATALOGS:
             return [_epqa_corpus(folder)]
         dest = folder / self.source.name
         if not dest.exists() or dest.stat().st_mtime < self.source.stat().st_mtime:
@@ -59,6 +67,9 @@ class Catalog:
         if self.mapping and self.mapping.exists():
             shutil.copyfile(self.mapping, folder / f"{self.source.name}.mapping.json")
         return [dest]
+
+
+EPQA_CATALOGS = ("epqa", "epqa-heldout")  # question sets over the one ePQA snippet corpus (each in its own store)
 
 
 def _epqa_corpus(folder: Path) -> Path:
@@ -78,9 +89,14 @@ CATALOGS = {
         Catalog("household", "dev", ROOT / "bench/catalogs/household_es.jsonl", SHARED / "dev_catalogs/pharmacy_or_household.csv",
                 ROOT / "bench/catalogs/household_es.mapping.json"),
         Catalog("epqa", "dev", ROOT / "bench/catalogs/epqa.jsonl", None),
+        Catalog("epqa-heldout", "held-out", ROOT / "bench/heldout/epqa_heldout.jsonl", None),
         Catalog("laptops", "held-out", ROOT / "bench/heldout/electronics_en.jsonl", SHARED / "dev_catalogs/electronics_en.csv",
                 ROOT / "bench/heldout/electronics_en.mapping.json"),
         Catalog("techstore", "dev", ROOT / "tests/data/dev_techstore.jsonl", None),
+        # rows carrying injected instructions ("ignore all previous instructions…"): right = nothing injected repeated
+        Catalog("injection-en", "suite", ROOT / "tests/data/injection/questions_en.jsonl", ROOT / "tests/data/injection/shop_en.csv"),
+        Catalog("injection-es", "suite", ROOT / "tests/data/injection/questions_es.jsonl",
+                ROOT / "tests/data/injection/tienda_es.csv"),
         Catalog("bella-italia", "dev", ROOT / "tests/data/dev_bella-italia.jsonl", None),
     )
 }
@@ -208,7 +224,7 @@ def main() -> int:
     unknown = [n for n in names if n not in CATALOGS]
     if unknown:
         raise SystemExit(f"unknown catalog(s) {unknown}: choose from {', '.join(CATALOGS)}")
-    missing = [n for n in names if n not in SAMPLES and not SHARED.exists()]
+    missing = [n for n in names if CATALOGS[n].needs_shared and not SHARED.exists()]
     if missing:
         raise SystemExit(f"{SHARED} is missing: the catalogs {missing} need ../shared/data")
     summaries = []

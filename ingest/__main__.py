@@ -4,6 +4,7 @@
     python -m ingest --store techstore products.csv    # one store from your files
     python -m ingest --store techstore --dry-run x.csv # show what would change
     python -m ingest --json ...                        # the report as one JSON object
+    python -m ingest --delete-store oldshop            # remove a store and its index files
 
 Exit codes: 0 done; 1 done but some rows were rejected; 2 nothing done (bad input or setup).
 """
@@ -16,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ingest.pipeline import run
+from ingest.pipeline import delete_store, run
 from rag.errors import AssistantError, CatalogFileError
 
 class _TqdmProgress:
@@ -48,10 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mapping", type=Path, help='JSON file {"Header": "role"} for unusual column names')
     parser.add_argument("--currency", metavar="CODE",
                         help="the store's currency (ISO code such as EUR, ARS) when the files do not say it")
+    parser.add_argument("--delete-store", metavar="NAME",
+                        help="remove the store NAME completely (its index and files on disk; no confirmation)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.delete_store is not None:
+        return _delete(args)
     try:
         mapping = None
         if args.mapping:
@@ -84,6 +89,26 @@ def main(argv: list[str] | None = None) -> int:
             for err in r.rejected:
                 print(f"  rejected: {err}")
     return 1 if any(r.rejected for r in reports) else 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    if args.paths or args.store or args.dry_run or args.rebuild or args.mapping or args.currency:
+        print("error: --delete-store takes only a store name (and --json); it cannot be combined with files or "
+              "other ingest options.", file=sys.stderr)
+        return 2
+    try:
+        deleted = delete_store(args.delete_store)
+    except AssistantError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"deleted": deleted.store, "rows": deleted.rows, "collections": deleted.collections,
+                          "freed_bytes": deleted.freed_bytes}, ensure_ascii=False, indent=2))
+    else:
+        print(deleted.summary())
+    return 0
 
 
 if __name__ == "__main__":

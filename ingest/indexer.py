@@ -7,7 +7,8 @@ Contract:
 - rows that disappeared from a file ingested in this run are removed (rows that came from
   other files of the store are kept unless ``rebuild``);
 - the new state is written to a fresh collection and published with one registry upsert
-  (see :mod:`rag.store`), under a per-store file lock so two ingests never interleave.
+  (see :mod:`rag.store`), under a per-store file lock so two ingests never interleave;
+- after a publish, replaced versions and their folders are reclaimed (:meth:`CatalogIndex.reclaim`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -203,24 +205,31 @@ def sync_store(
 ) -> IngestReport:
     """Bring ``store`` in line with ``paths`` (each file read under ``limits``); see the module docstring."""
     start = time.perf_counter()
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_dir / f"{store}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise IngestLockedError(
-            f"Another ingest is writing to the store '{store}' right now. Wait for it to finish and run again."
-        ) from None
-    try:
+    busy = f"Another ingest is writing to the store '{store}' right now. Wait for it to finish and run again."
+    with store_lock(lock_dir, store, busy):
         report = _sync_locked(
             index, embeddings, embedding_id, store, paths,
             dry_run=dry_run, rebuild=rebuild, strict=strict, mapping=mapping, currency=currency,
             batch_size=batch_size, progress=progress, limits=limits,
         )
-    finally:
-        lock.release()
     report.seconds = round(time.perf_counter() - start, 3)
     return report
+
+
+@contextmanager
+def store_lock(lock_dir: Path, store: str, busy: str) -> Iterator[None]:
+    """Hold the store's ingest lock (a file lock, so it works across processes), or raise
+    IngestLockedError with ``busy`` at once: everything that writes a store takes it."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_dir / f"{store}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IngestLockedError(busy) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _sync_locked(
@@ -279,7 +288,7 @@ def _sync_locked(
     if dry_run:
         report.currency, report.currency_source = store_currency(docs, currency)
         return report
-    index.drop_orphans(store)
+    index.reclaim(store)  # what a crashed run left, and the version the last run replaced
     if live is not None and not rebuild and not report.changed:
         profile = _profile(docs if not keep_ids else _live_docs(old_col, keep_ids, new_by_id), report, live, currency)
         if any(getattr(live, k) != v for k, v in profile.items()):  # only the store-wide facts changed
@@ -303,11 +312,10 @@ def _sync_locked(
         )
     except BaseException:
         # Never leave a half-built collection behind on a normal error; a hard kill leaves
-        # an orphan that drop_orphans() removes next time. The live index is untouched.
+        # an orphan that reclaim() removes next time. The live index is untouched.
         index.client.delete_collection(new_col.name)
         raise
-    if old_col is not None:
-        index.client.delete_collection(old_col.name)
+    index.reclaim(store, keep_replaced=True)  # the replaced version stays until the next run; older ones go
     return report
 
 

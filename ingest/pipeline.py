@@ -1,7 +1,8 @@
 """Ingest as a library: which files make up a store, and one call that brings stores in line with them.
 
 ``python -m ingest`` (``ingest/__main__.py``), the app's Catalog page and first-run build, the
-benchmarks and the tests all call :func:`run`.
+benchmarks and the tests all call :func:`run`; ``--delete-store`` and the Catalog page's delete
+button call :func:`delete_store`.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest.indexer import IngestReport, sync_store
+from ingest.indexer import IngestReport, store_lock, sync_store
 from ingest.loaders import SUPPORTED_SUFFIXES
 from rag.errors import CatalogFileError
 from rag.settings import Settings, load_settings, validate_store_name
+from rag.store import DeletedStore
 
 
 
@@ -99,3 +101,19 @@ def run(
         )
         for name, files in jobs.items()
     ]
+
+
+def delete_store(store: str, *, settings: Settings | None = None, index=None) -> DeletedStore:
+    """Remove ``store`` completely (see :meth:`rag.store.CatalogIndex.delete_store`), under its ingest lock.
+
+    Refused with IngestLockedError while an ingest of that store runs, and with IndexMissingError
+    (naming the stores there are) when no store has that name.
+    """
+    from rag.factory import build_index
+
+    settings = settings or load_settings()
+    validate_store_name(store)
+    index = index or build_index(settings)
+    busy = f"The store '{store}' is being ingested right now. Wait for the ingest to finish and delete it again."
+    with store_lock(settings.locks_dir, store, busy):
+        return index.delete_store(store)

@@ -5,8 +5,10 @@
     python -m rag eval tests/data/dev_techstore.jsonl --store techstore
     python -m rag serve             # keep the model loaded: later `ask` calls answer without loading it
     python -m rag doctor            # this machine, the engine, the models, Chroma, and a self-test
+    python -m rag admin-password    # set or reset the app's admin password (--print-hash: for secrets)
 
-Exit codes: 0 answered (including an honest "not in the catalog"); 2 could not answer.
+Exit codes: 0 answered (including an honest "not in the catalog"); 2 could not answer (or the
+password was refused).
 """
 
 from __future__ import annotations
@@ -132,6 +134,34 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _read_new_password(from_stdin: bool) -> tuple[str, str]:
+    """The new password and its confirmation: typed twice (hidden), or one line of standard input."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        return line, line
+    from getpass import getpass
+
+    return getpass("New admin password: "), getpass("Type it again: ")
+
+
+def cmd_admin_password(args: argparse.Namespace) -> int:
+    from rag.auth import AccessControl, check_new_password, hash_password
+
+    access = AccessControl(load_settings())
+    if args.unlock:
+        access.limiter.clear()
+        print("Failed sign-in counts and locks cleared.")
+        return 0
+    password, confirm = _read_new_password(args.password_stdin)
+    if args.print_hash:
+        print(hash_password(check_new_password(password, confirm)))
+        return 0
+    path = access.set_password(password, confirm)
+    print(f"Admin password saved in {path}. Failed sign-in counts are cleared, and sessions signed in with the "
+          "old password are signed out.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag", description="Ask the catalog assistant.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     p_doc.add_argument("--json", action="store_true", help="machine-readable output")
     p_doc.add_argument("--no-selftest", action="store_true", help="skip loading the model")
     p_doc.set_defaults(func=cmd_doctor)
+    p_adm = sub.add_parser("admin-password",
+                           help="set or reset the app's admin password (saved hashed in data_dir/auth)")
+    p_adm.add_argument("--print-hash", action="store_true",
+                       help="print the argon2 hash for admin_password_hash (Cloud secrets) instead of saving it")
+    p_adm.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    p_adm.add_argument("--unlock", action="store_true", help="only clear failed sign-in counts and locks")
+    p_adm.set_defaults(func=cmd_admin_password)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -20,10 +20,12 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
+from rag.claims import false_free, mispriced, wrong_language
 from rag.direct import direct_answer
 from rag.errors import QuestionError
 from rag.filters import is_row
 from rag.followup import Contextualized, Turn
+from rag.injection import defang
 from rag.lexicon import WORDS
 from rag.prompts import (
     PROMPT,
@@ -64,7 +66,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # who decided: "llm" (the model wrote it), "llm:refused", "rule:<name>" (exact answer from row fields, see
     # rag.direct.RULES) or "guard:<name>" (refused or withheld by a check: no_rows, unknown_subject, missing_field,
-    # echo, unverified)
+    # echo, unverified, free_claim, language)
     method: str = "llm"
 
     @property
@@ -197,7 +199,8 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
         RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context, guarded=lambda x: True,
                                    store=lambda x: store)
         .assign(found=lambda x: reader.retrieve(x["context"].search))
-        .assign(docs=lambda x: reader.focus(*x["found"]), meaning=lambda x: x["found"][1])
+        # catalog text is data: instructions written in a cell are cut before any rule or the model reads it
+        .assign(docs=lambda x: [defang(d) for d in reader.focus(*x["found"])], meaning=lambda x: x["found"][1])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
         .assign(query=lambda x: Query(x["context"].question, x["language"], tuple(x["docs"]), x["meaning"], store, x["question"]))
         .assign(direct=lambda x: direct_answer(x["query"]))
@@ -253,12 +256,18 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
         text = store.money.fix(text)
     ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, question, shown))
                         | set(mismeasured(text, shown)))
-    # A price or spec no cited row has is never shown as fact: the rows are shown instead.
-    # (The plain baseline shows what the model wrote, so the report measures the textbook chain.)
-    if ungrounded and result.get("guarded", True):
+    if not result.get("guarded", True):  # the plain baseline shows what the model wrote: the report measures it
+        return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)
+    # A price or spec no cited row has is never shown as fact, nor a price that is not the named row's
+    # price field, a priced product called free, or an answer in another language than the question's
+    # (what an instruction hidden in a row would make the model write): the rows are shown instead.
+    ungrounded = sorted(set(ungrounded) | set(mispriced(text, asked, shown, store)))
+    guard = ("unverified" if ungrounded else "free_claim" if false_free(text, asked, shown, store)
+             else "language" if wrong_language(text, language, asked, shown) else None)
+    if guard:
         return Answer(question, WORDS[language].unverified, True, language, shown, docs, ungrounded=ungrounded,
-                      timings=timings, method="guard:unverified")
-    return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)
+                      timings=timings, method=f"guard:{guard}")
+    return Answer(question, text, False, language, cited, docs, timings=timings)
 
 
 def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = None) -> Iterator[str | Answer]:

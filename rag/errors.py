@@ -58,3 +58,11 @@ class DataValidationError(FineTuneError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class AuthError(AssistantError):
+    """A sign-in or an admin-account change was refused: wrong password, PIN or setup code, or a weak password."""
+
+
+class LoginLockedError(AuthError):
+    """Too many failed sign-ins: attempts are refused, unchecked, until the lock expires."""

@@ -290,7 +290,7 @@ _AMOUNT = re.compile(r"\d+[a-z]{0,3}")
 
 
 def _row_numbers(doc: Document) -> set[str]:
-    return numbers_in(doc.page_content) | {_canon_number(str(v)) for v in doc.metadata.values() if isinstance(v, (int, float))}
+    return numbers_in(doc.page_content) | {canon_number(str(v)) for v in doc.metadata.values() if isinstance(v, (int, float))}
 
 
 def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConcept]:
@@ -387,7 +387,7 @@ def is_refusal(text: str) -> bool:
 _NUM_RE = re.compile(r"(?<![\w.])\d{1,3}(?:[.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
 
 
-def _canon_number(raw: str) -> str:
+def canon_number(raw: str) -> str:
     """'1,999.00' / '1.999' / '1999' -> '1999'; '0.5' -> '0.5'; '12,50' -> '12.5'."""
     s = raw
     if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", s):  # 1,999 or 1.999 thousands
@@ -406,7 +406,7 @@ def _canon_number(raw: str) -> str:
 
 def numbers_in(text: str) -> set[str]:
     text = re.sub(r"(?m)^\s*\d{1,2}[.)]\s", " ", text)  # list numbering "1. " is not a stated fact
-    return {_canon_number(m.group()) for m in _NUM_RE.finditer(text)}
+    return {canon_number(m.group()) for m in _NUM_RE.finditer(text)}
 
 
 def ungrounded_numbers(answer: str, question: str, docs: Sequence[Document]) -> list[str]:
@@ -415,14 +415,14 @@ def ungrounded_numbers(answer: str, question: str, docs: Sequence[Document]) -> 
     return sorted(n for n in numbers_in(answer) if n not in known)
 
 
-def _aliases(docs: Sequence[Document | None]) -> list[tuple[str, int]]:
+def aliases_of(docs: Sequence[Document | None]) -> list[tuple[str, int]]:
     """(how staff say a row's name, the row's position), longest first; None entries are skipped."""
     return sorted(((alias, i) for i, d in enumerate(docs) if d is not None
                    for alias in name_aliases(str(d.metadata.get("name", "")), str(d.metadata.get("brand", "")))),
                   key=lambda x: -len(x[0]))
 
 
-def _rows_named(text: str, aliases: list[tuple[str, int]]) -> set[int]:
+def rows_named(text: str, aliases: list[tuple[str, int]]) -> set[int]:
     """Positions of the rows ``text`` names. Longest names first (in full or as staff say them), each match
     blanked out, so "iPhone 15" does not also match inside "iPhone 15 Pro"."""
     t, hits = f" {phrase(text)} ", set()
@@ -447,13 +447,13 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     known = numbers_in(question)
     about = asked_row(question, docs)
     others = set().union(*(_row_numbers(d) for d in docs if d is not about and is_row(d))) if about is not None else set()
-    aliases = _aliases([d if is_row(d) else None for d in docs])
+    aliases = aliases_of([d if is_row(d) else None for d in docs])
     wrong: set[str] = set()
     for sentence in _SENTENCE.split(answer):
         stated = numbers_in(sentence) - known
         if not stated:
             continue
-        named = _rows_named(sentence, aliases)
+        named = rows_named(sentence, aliases)
         if not named:
             if about is not None:
                 wrong |= (stated & others) - _row_numbers(about)
@@ -491,7 +491,7 @@ _UNIT_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s?(" + "|".join(sorted((re.escape(v) f
 
 def _measures(text: str) -> set[tuple[str, str]]:
     """(number, unit) pairs written in ``text``: '1.37kg' -> ('1.37', 'kg'), '15.6"' -> ('15.6', 'inch')."""
-    return {(_canon_number(n), _UNIT_OF[u]) for n, u in _UNIT_RE.findall(normalise(text).replace("”", '"'))}
+    return {(canon_number(n), _UNIT_OF[u]) for n, u in _UNIT_RE.findall(normalise(text).replace("”", '"'))}
 
 
 def _row_measures(doc: Document) -> set[tuple[str, str]]:
@@ -503,7 +503,7 @@ def _row_measures(doc: Document) -> set[tuple[str, str]]:
         found |= {(n, u) for n in numbers_in(value) for u in units}
     stock = doc.metadata.get("stock")
     if isinstance(stock, (int, float)):  # "quedan 2 unidades": the stock count, whatever its header
-        found.add((_canon_number(str(stock)), "units"))
+        found.add((canon_number(str(stock)), "units"))
     return found
 
 
@@ -523,12 +523,12 @@ def cited_indices(answer: str, docs: Sequence[Document]) -> list[int]:
     if explicit:
         return explicit
     a_nums = numbers_in(answer)
-    hits = _rows_named(answer, _aliases(docs))
+    hits = rows_named(answer, aliases_of(docs))
     for i, d in enumerate(docs):
         doc_id = normalise(str(d.metadata.get("id", "")))
         price = d.metadata.get("price")
         if (doc_id and doc_id in normalise(answer)) or (
-            not hits and isinstance(price, (int, float)) and _canon_number(f"{price:.2f}") in a_nums
+            not hits and isinstance(price, (int, float)) and canon_number(f"{price:.2f}") in a_nums
         ):
             hits.add(i)
     if not hits and a_nums:  # "Teléfono: (02) 245-6789." cites the row holding those numbers

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import SettingsError
 
@@ -161,6 +161,66 @@ class Settings(BaseSettings):
         "auto", description="Language of spoken questions: 'auto' detects Spanish or English; pinning it is faster."
     )
     speech_max_seconds: int = Field(120, ge=5, le=3600, description="Longer recordings are refused.")
+
+    # --- access: admin and staff (see README, "Admin and staff") ---------------------------
+    admin_password_hash: SecretStr | None = Field(
+        None, description="argon2 hash of the admin password (`python -m rag admin-password --print-hash` prints one); "
+        "wins over admin_password and over the password saved by the app's first-run form.",
+    )
+    admin_password: SecretStr | None = Field(
+        None, description="The admin password in plain text, hashed when the app starts (for Cloud secrets; "
+        "prefer admin_password_hash).",
+    )
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="With OIDC sign-in ([auth] in secrets.toml): the e-mails that are admins. "
+        "A TOML list, or comma-separated in CATALOG_ADMIN_EMAILS.",
+    )
+    admin_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A password sign-in ends after this long unused.")
+    staff_pin: SecretStr | None = Field(
+        None, description="When set, every page asks for this PIN once per session (staff pages are open otherwise).",
+    )
+
+    @field_validator("admin_password_hash")
+    @classmethod
+    def _argon2_hash(cls, v: SecretStr | None) -> SecretStr | None:
+        from rag.auth import is_argon2_hash
+
+        if v is not None and not is_argon2_hash(v.get_secret_value()):
+            raise ValueError(
+                "must be an argon2 hash ($argon2id$...), as `python -m rag admin-password --print-hash` prints"
+            )
+        return v
+
+    @field_validator("admin_password")
+    @classmethod
+    def _password_length(cls, v: SecretStr | None) -> SecretStr | None:
+        from rag.auth import MIN_PASSWORD_CHARS
+
+        if v is not None and len(v.get_secret_value()) < MIN_PASSWORD_CHARS:
+            raise ValueError(f"needs at least {MIN_PASSWORD_CHARS} characters")
+        return v
+
+    @field_validator("staff_pin")
+    @classmethod
+    def _pin_length(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().strip()) < 4:
+            raise ValueError("needs at least 4 characters")
+        return SecretStr(v.get_secret_value().strip()) if v is not None else None
+
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _emails(cls, v: Any) -> list[str]:
+        items = v.split(",") if isinstance(v, str) else list(v or [])
+        emails = [str(e).strip().lower() for e in items if str(e).strip()]
+        if bad := [e for e in emails if "@" not in e]:
+            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        return emails
+
+    @model_validator(mode="after")
+    def _one_admin_password(self) -> Settings:
+        if self.admin_password_hash is not None and self.admin_password is not None:
+            raise ValueError("set admin_password_hash or admin_password, not both")
+        return self
 
     @field_validator("default_store")
     @classmethod

@@ -7,14 +7,25 @@ in the ``catalog-registry`` collection. Flipping a pointer is a single upsert, s
 is an orphan that the next ingest deletes. Readers look the pointer up per question, so a
 running app sees a refreshed catalog without a restart. The registry lives in Chroma itself
 so the same scheme works with a ``chroma run`` server.
+
+Disk: chromadb 1.5's ``delete_collection`` deletes the collection's rows from ``chroma.sqlite3``
+(the freed pages are reused by later writes, the file does not shrink) but never the HNSW folder
+named by its vector segment's id next to it, so every replaced version used to stay on disk.
+:meth:`CatalogIndex.reclaim` deletes the versions nobody can be reading and then removes every
+folder whose segment is gone from the sysdb (see :meth:`CatalogIndex.sweep_folders`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
+import sqlite3
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
@@ -33,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 REGISTRY = "catalog-registry"
 COLLECTION_META = {"hnsw:space": "cosine"}
+SQLITE_FILE = "chroma.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,59 @@ class StoreInfo:
     fields: dict[str, list[str]] = field(default_factory=dict)  # role -> metadata keys (see ingest.mapping.field_keys)
 
 
+@dataclass(frozen=True)
+class DiskUsage:
+    """Space a local Chroma directory takes (allocated blocks, as ``du`` counts them)."""
+
+    bytes: int
+    folders: int  # HNSW segment folders
+    sqlite_bytes: int
+
+    @property
+    def mb(self) -> float:
+        return self.bytes / 2**20
+
+
+@dataclass(frozen=True)
+class DeletedStore:
+    """What :meth:`CatalogIndex.delete_store` removed."""
+
+    store: str
+    rows: int
+    collections: int
+    freed_bytes: int | None  # None with a ``chroma run`` server: its disk is not ours to measure
+
+    def summary(self) -> str:
+        freed = (f"freed {self.freed_bytes / 2**20:.1f} MB" if self.freed_bytes is not None
+                 else "disk space is freed on the Chroma server")
+        return (f"Deleted store {self.store}: {self.rows:,} row{'' if self.rows == 1 else 's'}, "
+                f"{self.collections} collection{'' if self.collections == 1 else 's'}, {freed}")
+
+
+def disk_usage(persist_dir: Path) -> DiskUsage:
+    """Bytes on disk under ``persist_dir``, its segment folders and the sqlite file."""
+    total = sqlite_bytes = 0
+    for f in persist_dir.rglob("*"):
+        if f.is_file():
+            size = f.stat().st_blocks * 512
+            total += size
+            if f.parent == persist_dir and f.name.startswith(SQLITE_FILE):
+                sqlite_bytes += size
+    return DiskUsage(total, len(_segment_folders(persist_dir)), sqlite_bytes)
+
+
+def _segment_folders(persist_dir: Path) -> list[Path]:
+    """Folders of ``persist_dir`` named like a segment id (a UUID): where Chroma keeps HNSW indexes."""
+    out = []
+    for d in persist_dir.iterdir() if persist_dir.is_dir() else ():
+        try:
+            if d.is_dir() and str(uuid.UUID(d.name)) == d.name:
+                out.append(d)
+        except ValueError:
+            continue
+    return out
+
+
 def make_client(settings: Settings) -> ClientAPI:
     """Chroma client per settings: a local persistent dir, or a ``chroma run`` server."""
     import chromadb
@@ -65,10 +130,23 @@ def make_client(settings: Settings) -> ClientAPI:
 
 
 class CatalogIndex:
-    """Registry of stores and their live collections on one Chroma client."""
+    """Registry of stores and their live collections on one Chroma client.
 
-    def __init__(self, client: ClientAPI) -> None:
+    ``reclaim=False`` keeps the behaviour from before disk reclaim (each replaced version's
+    collection deleted at once, its folder left behind): the benchmark's baseline.
+    """
+
+    def __init__(self, client: ClientAPI, *, reclaim: bool = True) -> None:
         self.client = client
+        self.reclaim_disk = reclaim
+
+    @property
+    def persist_dir(self) -> Path | None:
+        """The local Chroma directory, or None for a ``chroma run`` server (its disk is on its box)."""
+        s = self.client.get_settings()
+        if s.is_persistent and s.persist_directory and s.chroma_api_impl.endswith("RustBindingsAPI"):
+            return Path(s.persist_directory)
+        return None
 
     # -- registry ---------------------------------------------------------------------------
     def _registry(self) -> Collection:
@@ -114,17 +192,100 @@ class CatalogIndex:
     def collection(self, name: str) -> Collection:
         return self.client.get_collection(name)
 
-    def drop_orphans(self, store: str) -> list[str]:
-        """Delete collections of ``store`` that are not live (left by a crashed or replaced ingest)."""
+    def store_collections(self, store: str) -> list[str]:
+        """Names of every collection version of ``store``, oldest first (exact names: store 'shop'
+        does not own 'shop-v2-v1-…' of store 'shop-v2')."""
+        pattern = re.compile(rf"{re.escape(store)}-v(\d+)-(\d{{20}})")
+        found = [(int(m[1]), m[2], name) for name in self._collection_names() if (m := pattern.fullmatch(name))]
+        return [name for *_, name in sorted(found)]
+
+    def reclaim(self, store: str, *, keep_replaced: bool = False) -> list[str]:
+        """Delete the versions of ``store`` nobody can be reading, then their folders; returns the names.
+
+        Kept: the live version and, with ``keep_replaced`` (right after a publish), the version it
+        replaced, for a question that looked the pointer up just before the flip. The next ingest
+        drops that copy as it starts, before building its own: by then the reader is long done
+        (a reader holds a collection for one call, and the retriever looks the pointer up again on
+        every call; the app's cached chains hold no collection), and the disk never holds more than
+        two versions, as many as the build itself needs. Orphans a crashed ingest built but never
+        published, and anything older, are deleted. Call it under the store's ingest lock (a build
+        in progress looks like an orphan).
+        """
         live = self.info(store)
-        dropped = []
-        for name in self._collection_names():
-            if name.startswith(f"{store}-v") and (live is None or name != live.collection):
-                self.client.delete_collection(name)
-                dropped.append(name)
+        names = self.store_collections(store)
+        keep = set()
+        if live is not None and live.collection in names:
+            keep.add(live.collection)
+            older = names[: names.index(live.collection)]
+            if keep_replaced and self.reclaim_disk and older:
+                keep.add(older[-1])
+        dropped = [name for name in names if name not in keep]
+        for name in dropped:
+            self.client.delete_collection(name)
         if dropped:
-            logger.info("Removed %d stale collection(s) of store %s: %s", len(dropped), store, dropped)
+            logger.info("Removed %d old collection(s) of store %s: %s", len(dropped), store, dropped)
+        if self.reclaim_disk:
+            self.sweep_folders()
         return dropped
+
+    def sweep_folders(self) -> int:
+        """Remove segment folders whose segment is no longer in the sysdb; returns how many.
+
+        The folders are listed *before* the segment ids are read: Chroma records a segment when it
+        creates the collection, before any folder exists, so a collection being built concurrently
+        (another store's ingest) is always seen as live. A folder half-removed by a crash is removed
+        by the next sweep. Nothing is done for a ``chroma run`` server.
+        """
+        root = self.persist_dir
+        if root is None or not (root / SQLITE_FILE).is_file():
+            return 0
+        removed = 0
+        try:
+            folders = _segment_folders(root)
+            if not folders:
+                return 0
+            con = sqlite3.connect(root / SQLITE_FILE, timeout=30)
+            try:
+                segments = {row[0] for row in con.execute("SELECT id FROM segments")}
+            finally:
+                con.close()
+            for folder in folders:
+                if folder.name not in segments:
+                    shutil.rmtree(folder, onerror=_gone_is_fine)
+                    removed += 1
+        except (sqlite3.Error, OSError) as exc:  # housekeeping never fails the ingest that published
+            logger.warning("Could not reclaim old index folders in %s (%s); the next ingest tries again", root, exc)
+        if removed:
+            logger.info("Removed %d orphaned segment folder(s) from %s", removed, root)
+        return removed
+
+    def delete_store(self, store: str) -> DeletedStore:
+        """Remove a store completely: its registry entry, every collection version and their folders.
+
+        The registry entry goes first, so readers get "no index yet" rather than a half-deleted
+        store; a crash after that leaves collections that the next ``delete_store`` (or an ingest
+        into the same name) removes. Call it under the store's ingest lock.
+        Raises IndexMissingError naming the existing stores when there is nothing called ``store``.
+        """
+        validate_store_name(store)
+        info = self.info(store)
+        names = self.store_collections(store)
+        if info is None and not names:
+            known = ", ".join(s.store for s in self.stores())
+            raise IndexMissingError(f"There is no store named '{store}'. "
+                                    + (f"The stores are: {known}." if known else "There are no stores yet."))
+        root = self.persist_dir
+        before = disk_usage(root) if root else None
+        if info is not None:
+            self.unpublish(store)
+        for name in names:
+            self.client.delete_collection(name)
+        if root is not None:
+            self.sweep_folders()
+            _vacuum(root / SQLITE_FILE)
+        logger.info("Deleted store %s (%d collection(s))", store, len(names))
+        return DeletedStore(store=store, rows=info.count if info else 0, collections=len(names),
+                            freed_bytes=before.bytes - disk_usage(root).bytes if root else None)
 
     def _collection_names(self) -> list[str]:
         cols = self.client.list_collections()
@@ -151,6 +312,25 @@ class CatalogIndex:
 
         info, _ = self.live_collection(store, embedding)
         return Chroma(client=self.client, collection_name=info.collection, embedding_function=embeddings)
+
+
+def _gone_is_fine(func, path, exc_info) -> None:
+    """``shutil.rmtree`` error hook: a file another sweep removed first is not an error."""
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
+
+
+def _vacuum(sqlite_file: Path) -> None:
+    """Shrink ``chroma.sqlite3`` after a store is deleted (what ``chroma vacuum`` runs, minus the log purge
+    that fresh 1.x databases do by themselves). Routine ingests skip it: their freed pages are reused
+    by the next version, while VACUUM rewrites the whole file and blocks readers meanwhile."""
+    con = sqlite3.connect(sqlite_file, timeout=30)
+    try:
+        con.execute("VACUUM")
+    except sqlite3.OperationalError as exc:  # another process held the database for 30 s
+        logger.warning("Could not compact %s (%s); its free space is reused by later ingests", sqlite_file, exc)
+    finally:
+        con.close()
 
 
 def _info_from_meta(store: str, meta: dict[str, Any]) -> StoreInfo:

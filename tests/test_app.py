@@ -12,6 +12,8 @@ the Samsung Galaxy S24" instead of refusing, so it cannot pass an honest content
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -20,8 +22,9 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from app_pages import resources  # noqa: E402
+from app_pages import auth, resources  # noqa: E402
 from ingest.pipeline import run as run_ingest  # noqa: E402
+from rag.auth import AccessControl  # noqa: E402
 from rag.factory import build_index  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
@@ -29,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
 MODEL_CACHE = ROOT / ".assistant" / "models"  # assembled GGUFs are reused across runs
 TIMEOUT = 180
+ADMIN_PASSWORD = "back-office-2468"
 
 
 def app_env(data_dir: Path) -> dict[str, str]:
@@ -44,16 +48,18 @@ def point_app_at(data_dir: Path, monkeypatch) -> None:
         monkeypatch.setenv(key, value)
     resources.get_settings.clear()
     resources.get_index.clear()
+    auth.get_access.clear()
 
 
 @pytest.fixture(scope="module")
 def app_data(tmp_path_factory) -> Path:
-    """A data dir holding the sample catalogs, ingested once."""
+    """A data dir holding the sample catalogs, ingested once, and the shop's admin account."""
     data_dir = tmp_path_factory.mktemp("app-data")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in app_env(data_dir).items():
             mp.setenv(key, value)
         reports = run_ingest(settings=load_settings())
+        AccessControl(load_settings()).set_password(ADMIN_PASSWORD, ADMIN_PASSWORD)  # as `python -m rag admin-password`
     assert {r.store for r in reports} == {"techstore", "bella-italia"}
     return data_dir
 
@@ -65,6 +71,17 @@ def app(app_data, monkeypatch) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     return at
+
+
+@pytest.fixture
+def signed_in(app) -> AppTest:
+    """``app`` on the Catalog page, signed in through its admin gate (tests/test_app_auth.py tests the gate)."""
+    app.switch_page("app_pages/catalog.py").run()
+    app.text_input(key="admin_password").input(ADMIN_PASSWORD)
+    next(b for b in app.button if b.label == "Sign in").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state["auth_admin"]
+    return app
 
 
 def ask(at: AppTest, question: str):
@@ -147,9 +164,8 @@ def test_clear_chat_empties_the_store_history(app):
     assert not app.chat_message
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_catalog_page_lists_the_store_rows(app):
-    app.switch_page("app_pages/catalog.py").run()
-
     assert not app.exception
     assert app.title[0].value == "📦 Catalog · techstore"
     metrics = {m.label: m.value for m in app.metric}
@@ -164,8 +180,8 @@ def test_catalog_page_lists_the_store_rows(app):
     assert all("iphone 15" in " ".join(map(str, r)).lower() for r in filtered.itertuples(index=False))
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_invalid_new_store_name_is_explained(app):
-    app.switch_page("app_pages/catalog.py").run()
     name_box = next(t for t in app.text_input if t.label == "New store name")
     name_box.input("Bad Name!")
     next(b for b in app.button if b.label == "Create store").click().run()
@@ -192,13 +208,14 @@ def test_first_start_builds_the_sample_index(tmp_path, monkeypatch):
     finally:
         resources.get_settings.clear()
         resources.get_index.clear()
+        auth.get_access.clear()
 
 
 BAKERY_CSV = b"sku,name,price\nCB-001,Sourdough loaf,6.50\nCB-002,Croissant,two dollars\n"
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_catalog_page_creates_a_store_from_an_upload_after_a_dry_run(app):
-    app.switch_page("app_pages/catalog.py").run()
     next(t for t in app.text_input if t.label == "New store name").input("corner-bakery")
     next(b for b in app.button if b.label == "Create store").click().run()
     assert not app.exception
@@ -208,7 +225,7 @@ def test_catalog_page_creates_a_store_from_an_upload_after_a_dry_run(app):
     app.file_uploader[0].set_value(("bakery.csv", BAKERY_CSV, "text/csv")).run()
 
     assert not app.exception and not app.error
-    assert any(m.value == "**[dry run] corner-bakery: 1 added, 0 updated, 0 removed, 0 unchanged, 1 rejected**"
+    assert any(m.value == "**\\[dry run\\] corner-bakery: 1 added, 0 updated, 0 removed, 0 unchanged, 1 rejected**"
                for m in app.markdown)
     counts = {m.label: m.value for m in app.metric}
     assert (counts["Added"], counts["Rejected"]) == ("1", "1")
@@ -260,3 +277,85 @@ def test_a_model_crash_is_a_message_on_the_page_and_the_next_question_is_answere
     assert len(app.error) == 1  # only the earlier message, kept in the chat history
     assert "OLED" in text_of(app.chat_message[-1])
     assert server.last_exit == "killed by SIGSEGV (signal 11)"
+
+
+EVIL_FILE = "`deals` [Pay here](x).csv"
+EVIL_NAMES = {
+    "EV-001": "![t](https://example.com/beacon.png)",
+    "EV-002": "[Pay here](https://pay.example.com)",
+    "EV-003": "<img src=x onerror=alert(1)>",
+    "EV-004": "Formula $x$ lamp",
+}
+EVIL_FORMULA = '=HYPERLINK("http://example.com","clic")'
+EVIL_CSV = (
+    "sku,name,`price` (USD),description\n"
+    + "".join(f'{sku},{name},{10 * n}.00,"Desk lamp number {n}"\n'
+              for n, (sku, name) in enumerate(EVIL_NAMES.items(), 1))
+    + f'EV-005,Plain lamp,50.00,"{EVIL_FORMULA.replace(chr(34), 2 * chr(34))}"\n'
+).encode()
+
+
+def rendered(at: AppTest) -> list[str]:
+    """Every string on the page that Streamlit renders as Markdown (chat messages and sidebar included)."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+    values = [e.value for kind in kinds for e in getattr(at, kind)]
+    return values + [m.label for m in at.metric] + [m.value for m in at.metric] + [e.label for e in at.expander]
+
+
+def assert_shown_as_written(at: AppTest) -> None:
+    """No catalog name, header or file name reaches Markdown unescaped (no image, link, HTML, code span, LaTeX)."""
+    unescaped = re.compile(r"(?<!\\)(\]\(|!\[|<img|`price`|\$x)|https?://")
+    for value in rendered(at):
+        assert not unescaped.search(value), value
+
+
+@pytest.mark.slow
+def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(signed_in, monkeypatch):
+    """A catalog of hostile names, header and file name: escaped on both pages, formulas quoted in the download."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    from app_pages.components import md
+
+    downloads = {}  # file name -> the page's deferred CSV writer (run when the user clicks)
+    real_add = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        downloads[file_name] = data_callable
+        return real_add(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    app = signed_in  # on the Catalog page, as the admin
+    next(t for t in app.text_input if t.label == "New store name").input("evil-shop")
+    next(b for b in app.button if b.label == "Create store").click().run()
+    app.file_uploader[0].set_value((EVIL_FILE, EVIL_CSV, "text/csv")).run()
+
+    assert not app.exception and not app.error
+    assert (f"Columns recognised in **{md(EVIL_FILE)}**: sku → id, name → name, {md('`price` (USD)')} → price, "
+            "description → description") in [c.value for c in app.caption]
+    assert_shown_as_written(app)
+
+    next(b for b in app.button if b.label == "Apply").click().run()
+
+    assert not app.exception and not app.error
+    assert app.success[0].value.startswith("evil-shop: 5 added")
+    assert f"📄 {md(EVIL_FILE)} — 5 rows" in app.sidebar.caption[0].value
+    assert_shown_as_written(app)
+    rows = next(d.value for d in app.dataframe if "id" in d.value.columns)
+    assert dict(zip(rows["id"], rows["name"], strict=True)) == {**EVIL_NAMES, "EV-005": "Plain lamp"}  # shown as is
+    exported = pd.read_csv(io.BytesIO(downloads["evil-shop-rows.csv"]()), dtype=str, encoding="utf-8-sig")
+    assert exported.set_index("id").loc["EV-005", "description"] == "'" + EVIL_FORMULA  # text, not a formula
+    assert exported.set_index("id").loc["EV-002", "name"] == EVIL_NAMES["EV-002"]
+
+    app.switch_page("app_pages/ask.py").run()
+    reply = ask(app, "Which lamps cost less than $100?")
+
+    history = app.session_state["chats"]["evil-shop"]
+    assert text_of(reply) == md(history[-1]["content"])
+    assert all(md(name) in text_of(reply) for name in EVIL_NAMES.values()), text_of(reply)  # a rule's list
+    assert set(pd.concat(frames(reply))["id"]) >= set(EVIL_NAMES)
+    assert_shown_as_written(app)
+
+    reply = ask(app, "Which lamp is number 4?")  # the model's own words, streamed (it says "Formula $x$ …")
+    assert history[-1]["method"] == "llm"
+    assert text_of(reply) == md(history[-1]["content"])
+    assert_shown_as_written(app)
