@@ -33,7 +33,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -284,7 +283,8 @@ def summary(label: str, results: list[Result], loads: str) -> str:
     cell = (lambda xs: f"{pct(xs, 50):5.1f} / {pct(xs, 95):5.1f}" if xs else "    – /     –")
     return (f"{label:<26} {len(results):>3} {len(results) - len(ok):>4} {sum(r.own_only for r in results):>4} "
             f"{sum(r.fact for r in results):>4} {sum(bool(r.same_as_single) for r in same):>3}/{len(same):<3} "
-            f"{sum(bool(r.waited) for r in llm):>3}/{len(llm):<3} {cell(firsts)}  {cell(totals)}  {cell(fast)}  {loads}")
+            f"{sum(bool(r.waited) for r in llm):>3}/{len(llm):<3} "
+            f"{cell(firsts)}  {cell(totals)}  {cell(fast)}  {loads}")
 
 
 HEADER = (f"{'phase':<26} {'n':>3} {'err':>4} {'own':>4} {'fact':>4} {'same':>7} {'place':>7} "
@@ -321,15 +321,17 @@ def catalog_page_ingest(browser, url: str, csv_path: Path, store: str):
     apply = page.get_by_role("button", name="Apply")
     apply.wait_for(timeout=300_000)
 
+    ended = page.get_by_test_id("stAlertContentSuccess").or_(page.get_by_test_id("stAlertContentError"))
+
     def start():
         apply.click()
-        page.get_by_test_id("stProgress").or_(page.get_by_test_id("stAlertContentSuccess")).first.wait_for(timeout=60_000)
+        page.get_by_test_id("stProgress").or_(ended).first.wait_for(timeout=60_000)
 
     def done() -> bool:
-        return page.get_by_test_id("stAlertContentSuccess").count() > 0 or page.get_by_test_id("stAlertContentError").count() > 0
+        return ended.count() > 0
 
     def outcome() -> str:
-        text = page.get_by_test_id("stAlertContentSuccess").or_(page.get_by_test_id("stAlertContentError")).first.inner_text()
+        text = ended.first.inner_text()
         context.close()
         return text
 
@@ -373,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             t = time.monotonic()
             (first,) = wave(browser, url, [items[0]], "warm-up", expect)  # loads the model (first time only)
-            print(f"warm-up (model load + first answer): {time.monotonic() - t:.0f} s, error: {first.error}", flush=True)
+            print(f"warm-up (model load + first answer): {time.monotonic() - t:.0f} s, error: {first.error}",
+                  flush=True)
             single: dict[str, str] = {}
             for level in args.levels:
                 results = []
@@ -390,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                 proc: dict[str, subprocess.Popen] = {}
 
                 def start_cli():
-                    proc["p"] = subprocess.Popen([sys.executable, "-m", "ingest", "-q", "--store", "bulk-cli", str(bulk)],
-                                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                    cmd = [sys.executable, "-m", "ingest", "-q", "--store", "bulk-cli", str(bulk)]
+                    proc["p"] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.PIPE)
 
                 results, took = ingest_while(browser, url, items, "1 at once + ingest (CLI)", expect, start_cli,
                                              lambda: proc["p"].poll() is not None)
@@ -399,8 +403,9 @@ def main(argv: list[str] | None = None) -> int:
                 for r in results:
                     r.same_as_single = single.get(r.question) == r.text if single else None
                 records += results
+                tail = f" {err[-200:]}" if err else ""
                 rows.append(summary("1 + `python -m ingest`", results, load()) +
-                            f"  ingest {args.rows} rows: {took}, exit {proc['p'].returncode}{' ' + err[-200:] if err else ''}")
+                            f"  ingest {args.rows} rows: {took}, exit {proc['p'].returncode}{tail}")
                 print(rows[-1], flush=True)
 
                 start_app, done_app, outcome_app = catalog_page_ingest(browser, url, bulk, "bulk-app")
