@@ -80,7 +80,8 @@ def get_chain(store: str, collection: str) -> Runnable:
     Only the model call waits in the answer queue: retrieval, rules and guards run at once.
     """
     del collection
-    return build_store_chain(get_settings(), get_index(), get_embeddings(), queued(get_llm(), get_answer_queue()), store)
+    llm = queued(get_llm(), get_answer_queue())
+    return build_store_chain(get_settings(), get_index(), get_embeddings(), llm, store)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -359,3 +359,74 @@ def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(signed_in
     assert history[-1]["method"] == "llm"
     assert text_of(reply) == md(history[-1]["content"])
     assert_shown_as_written(app)
+
+
+def alerts_sent(monkeypatch) -> list[str]:
+    """Every st.info/warning/error body the app sends while a run is in progress (the browser's view,
+    including messages a later delta replaces, which the finished AppTest tree no longer has)."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    sent: list[str] = []
+    real_enqueue = ForwardMsgQueue.enqueue
+
+    def record(self, msg):
+        if msg.HasField("delta") and msg.delta.HasField("new_element") and msg.delta.new_element.HasField("alert"):
+            sent.append(msg.delta.new_element.alert.body)
+        return real_enqueue(self, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", record)
+    return sent
+
+
+@pytest.mark.slow
+def test_a_question_behind_another_answer_shows_its_place_and_sessions_keep_their_own_chats(app, monkeypatch):
+    """The test thread holds the answer queue (another session's answer being generated): the page shows
+    its place until the turn comes, then answers. A rule/guard answer in a second session does not wait,
+    and each session's chat holds only its own questions. (AppTest runs one session at a time; the
+    bench, bench/bench_concurrency.py, drives 10 real browser sessions at once.)"""
+    import threading
+    import time
+
+    sent = alerts_sent(monkeypatch)
+    queue = resources.get_answer_queue()
+    holder = queue.enter()
+    assert queue.wait(holder, timeout=0), "no other answer may hold the queue when the test starts"
+    errors: list[BaseException] = []
+
+    def ask_in_session_a():
+        try:
+            ask(app, "What screen does the iPad Pro have?")
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=ask_in_session_a, daemon=True)
+    try:
+        thread.start()
+        end = time.monotonic() + TIMEOUT  # not a timing check: only stops a broken page from hanging the suite
+        while "Waiting for the assistant: 1 question ahead of yours…" not in sent:
+            assert thread.is_alive() and time.monotonic() < end, (errors, sent)
+            time.sleep(0.05)
+        assert len(queue) == 2 and not errors
+    finally:
+        queue.leave(holder)
+    thread.join(TIMEOUT)
+    assert not thread.is_alive() and not errors, errors
+    chat_a = app.session_state["chats"]["techstore"]
+    assert [m["role"] for m in chat_a] == ["user", "assistant"]
+    assert chat_a[1]["method"] == "llm" and "OLED" in chat_a[1]["content"]
+    assert "OLED" in text_of(app.chat_message[-1])
+    assert not any("ahead of yours" in e.value for e in app.info), "the place is replaced by the answer"
+    assert len(queue) == 0
+
+    session_b = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    holder = queue.enter()  # the model is busy again: a guard's answer must not wait for it
+    try:
+        reply = ask(session_b, "How many calories does the iPhone 15 have?")
+    finally:
+        queue.cancel(holder)
+    assert "does not list calories" in text_of(reply)
+    chat_b = session_b.session_state["chats"]["techstore"]
+    assert [m["content"] for m in chat_b if m["role"] == "user"] == ["How many calories does the iPhone 15 have?"]
+    assert [m["content"] for m in app.session_state["chats"]["techstore"] if m["role"] == "user"] == [
+        "What screen does the iPad Pro have?"]
+    assert [m.name for m in session_b.chat_message] == ["user", "assistant"]

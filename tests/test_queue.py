@@ -151,7 +151,8 @@ def test_a_guard_refusal_does_not_wait_behind_other_answers():
 
 def test_closing_in_turn_early_cancels_its_place():
     q = AnswerQueue()
-    chain = build_chain(ListRetriever(docs=ROWS), queued(FakeListChatModel(responses=["The iPhone 15 costs $799 [1]."]), q))
+    model = queued(FakeListChatModel(responses=["The iPhone 15 costs $799 [1]."]), q)
+    chain = build_chain(ListRetriever(docs=ROWS), model)
     holder = q.enter()
     items = in_turn(q, lambda: stream_answer(chain, "How much is the iPhone 15?"), poll_s=0.01)
     for item in items:
@@ -184,7 +185,8 @@ def test_queued_model_outside_in_turn_takes_its_own_ticket():
     model = queued(FakeListChatModel(responses=["The iPhone 15 costs $799 [1]."]), q)
     holder = q.enter()
     result: list[Answer] = []
-    thread = start(lambda: result.append(ask(build_chain(ListRetriever(docs=ROWS), model, store=USD), "How much is the iPhone 15?")))
+    chain = build_chain(ListRetriever(docs=ROWS), model, store=USD)
+    thread = start(lambda: result.append(ask(chain, "How much is the iPhone 15?")))
     until(lambda: len(q) == 2, "the CLI-style call to join the line")
     assert not result
     q.leave(holder)
