@@ -14,6 +14,7 @@ import streamlit as st
 from langchain_core.documents import Document
 
 from app_pages.components import tidy_columns
+from app_pages.i18n import t
 from rag.chain import source_row, warm_up
 from rag.engine import ensure_for
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
@@ -39,8 +40,13 @@ def get_index() -> CatalogIndex:
     return build_index(get_settings())
 
 
-@st.cache_resource(show_spinner="Loading the embedding model…")
 def get_embeddings():
+    with st.spinner(t("loading.embeddings")):  # shown only if it takes a while: the first time
+        return _embeddings()
+
+
+@st.cache_resource(show_spinner=False)
+def _embeddings():
     return build_embeddings(get_settings())
 
 

@@ -104,11 +104,13 @@ def validate_question(question: str, max_chars: int) -> str:
     """Reject empty and oversized questions with a message staff understand."""
     q = (question or "").strip()
     if not q:
-        raise QuestionError("The question is empty: type what you want to know about the catalog.")
+        raise QuestionError("The question is empty: type what you want to know about the catalog.",
+                            key="question_empty")
     if len(q) > max_chars:
         raise QuestionError(
             f"The question is {len(q):,} characters long; the limit is {max_chars:,}. "
-            "Ask about one or two products at a time."
+            "Ask about one or two products at a time.",
+            key="question_too_long", params={"length": len(q), "limit": max_chars},
         )
     return q
 
