@@ -20,10 +20,11 @@ from ingest.pipeline import delete_store
 from ingest.pipeline import run as run_ingest
 from ingest.indexer import IngestReport
 from ingest.loaders import SUPPORTED_SUFFIXES
-from rag.errors import AssistantError
+from rag.errors import AssistantError, CatalogFileError
 from rag.settings import Settings, validate_store_name
 from tools.export import safe_csv_bytes
 
+MAX_NAME_BYTES = 200  # file names are kept (the index tracks rows per file name); most file systems stop at 255
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
 
 
@@ -32,7 +33,11 @@ def ingest_uploads(uploads: Sequence, store: str, settings: Settings, *, dry_run
     with tempfile.TemporaryDirectory(prefix="catalog-upload-") as tmp:
         paths = []
         for upload in uploads:
-            path = Path(tmp) / Path(upload.name).name
+            name = Path(upload.name).name
+            if len(name.encode()) > MAX_NAME_BYTES:  # the file system refuses it (OSError) before any check could
+                raise CatalogFileError(f"The file name '{name[:60]}…' is {len(name.encode())} bytes long, over the "
+                                       f"limit of {MAX_NAME_BYTES}: rename the file and upload it again.")
+            path = Path(tmp) / name
             path.write_bytes(upload.getvalue())
             paths.append(path)
         try:

@@ -23,6 +23,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_pages import auth, resources  # noqa: E402
+from app_pages.components import md  # noqa: E402
 from ingest.pipeline import run as run_ingest  # noqa: E402
 from rag.auth import AccessControl  # noqa: E402
 from rag.factory import build_index  # noqa: E402
@@ -430,3 +431,15 @@ def test_a_question_behind_another_answer_shows_its_place_and_sessions_keep_thei
     assert [m["content"] for m in app.session_state["chats"]["techstore"] if m["role"] == "user"] == [
         "What screen does the iPad Pro have?"]
     assert [m.name for m in session_b.chat_message] == ["user", "assistant"]
+
+
+@pytest.mark.usefixtures("signed_in")
+def test_an_upload_whose_file_name_the_disk_refuses_is_a_message(app):
+    """A browser may send a 250-byte file name; the file system refuses it before any check (was an OSError)."""
+    next(t for t in app.text_input if t.label == "New store name").input("long-names")
+    next(b for b in app.button if b.label == "Create store").click().run()
+    name = "p" * 246 + ".csv"
+    app.file_uploader[0].set_value((name, BAKERY_CSV, "text/csv")).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [md(f"The file name '{name[:60]}…' is 250 bytes long, over the limit of 200: "
+                                               "rename the file and upload it again.")]
