@@ -315,8 +315,6 @@ def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(signed_in
     """A catalog of hostile names, header and file name: escaped on both pages, formulas quoted in the download."""
     from streamlit.runtime.media_file_manager import MediaFileManager
 
-    from app_pages.components import md
-
     downloads = {}  # file name -> the page's deferred CSV writer (run when the user clicks)
     real_add = MediaFileManager.add_deferred
 
