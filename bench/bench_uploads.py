@@ -32,13 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.xlsx_parts import write_xlsx_parts  # noqa: E402  (one minimal-workbook writer for tests and bench)
 
 MB = 1024 * 1024
 TARGET_SECONDS = 30.0
@@ -105,41 +106,9 @@ def baseline_csv(size: int) -> Callable[[Path], None]:
 
 def xlsx(sheet_rows: Callable[[], bytes], shared: Callable[[], bytes] | None = None, dimension: str = "",
          prolog: str = ""):
-    """A workbook written part by part (openpyxl would take minutes to write the big ones)."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
-    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-
+    """A workbook written part by part (openpyxl would take minutes to write the big ones), built when written."""
     def write(path: Path) -> None:
-        sst_type = (f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>'
-                    if shared else "")
-        sst_rel = f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>' if shared else ""
-        parts = {
-            "[Content_Types].xml": (
-                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                '<Default Extension="xml" ContentType="application/xml"/>'
-                f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
-                f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>{sst_type}</Types>'
-            ),
-            "_rels/.rels": f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" '
-                           'Target="xl/workbook.xml"/></Relationships>',
-            "xl/workbook.xml": f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-                               '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
-            "xl/_rels/workbook.xml.rels": (
-                f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" '
-                f'Target="worksheets/sheet1.xml"/>{sst_rel}</Relationships>'
-            ),
-        }
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, content in parts.items():
-                archive.writestr(name, content)
-            dim = f'<dimension ref="{dimension}"/>' if dimension else ""
-            archive.writestr("xl/worksheets/sheet1.xml", f'{prolog}<worksheet xmlns="{main}">{dim}<sheetData>'.encode()
-                             + sheet_rows() + b"</sheetData></worksheet>")
-            if shared:
-                archive.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}">'.encode() + shared() + b"</sst>")
+        write_xlsx_parts(path, sheet_rows(), shared() if shared else None, dimension=dimension, prolog=prolog)
     return write
 
 

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -19,6 +18,7 @@ from ingest import loaders
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadResult, RowError, load_file
 from rag.errors import CatalogFileError
 from rag.settings import UploadLimits
+from tests.xlsx_parts import write_xlsx_parts
 
 CHROMA_TYPES = (str, int, float, bool)
 SPANISH = ["Ñandú asado", "Lasaña", "crème brûlée"]
@@ -602,45 +602,6 @@ def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows:
 # the good rows of the same file are kept when the problem is one row's. Timings live in bench/bench_uploads.py.
 
 SMALL = UploadLimits(rows=3, columns=4, column_name_chars=20, cell_chars=100, depth=3, sections=3, pages=2)
-
-
-def write_xlsx_parts(path: Path, sheet_rows: str, shared: str | None = None) -> Path:
-    """A minimal workbook written part by part, for what openpyxl cannot write (cached formula values, bombs)."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
-    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-    sst_type = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>' if shared else ""
-    sst_rel = f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>' if shared else ""
-    parts = {
-        "[Content_Types].xml": (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
-            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>{sst_type}</Types>'
-        ),
-        "_rels/.rels": (
-            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" '
-            'Target="xl/workbook.xml"/></Relationships>'
-        ),
-        "xl/workbook.xml": (
-            f'<workbook xmlns="{main}" xmlns:r="{rel}">'
-            '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
-        ),
-        "xl/_rels/workbook.xml.rels": (
-            f'<Relationships xmlns="{pkg}">'
-            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f"{sst_rel}</Relationships>"
-        ),
-        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>',
-    }
-    if shared:
-        parts["xl/sharedStrings.xml"] = f'<sst xmlns="{main}">{shared}</sst>'
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in parts.items():
-            archive.writestr(name, text)
-    return path
 
 
 def inline_row(number: int, values: list[str]) -> str:
