@@ -433,7 +433,7 @@ def rows_named(text: str, aliases: list[tuple[str, int]]) -> set[int]:
     return hits
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")  # where an answer's sentences split
 
 
 def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) -> list[str]:
@@ -449,7 +449,7 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     others = set().union(*(_row_numbers(d) for d in docs if d is not about and is_row(d))) if about is not None else set()
     aliases = aliases_of([d if is_row(d) else None for d in docs])
     wrong: set[str] = set()
-    for sentence in _SENTENCE.split(answer):
+    for sentence in SENTENCE.split(answer):
         stated = numbers_in(sentence) - known
         if not stated:
             continue
