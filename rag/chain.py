@@ -45,6 +45,7 @@ from rag.prompts import (
     warmup_messages,
 )
 from rag.query import Query, StoreFacts
+from rag.text import phrase
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,8 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
             and is_echo(raw, asked, prompt_rows(docs, asked)))
     if is_refusal(raw) or not raw.strip() or echo:
         named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
-        if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
+        # the product exists (one name: one row, or the several rows of one product): say so, and show its rows
+        if named and len({phrase(str(d.metadata.get("name", d.id))) for d in named}) == 1:
             text = WORDS[language].row_lacks.format(name=named[0].metadata.get("name", named[0].id))
             return Answer(question, text, True, language, named, docs, timings=timings, method="llm:refused")
         return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings,

@@ -22,7 +22,7 @@ from itertools import combinations
 from langchain_core.documents import Document
 
 from rag.filters import is_row
-from rag.prompts import SENTENCE, aliases_of, asked_row, canon_number, numbers_in, rows_named
+from rag.prompts import SENTENCE, aliases_of, asked_rows, canon_number, numbers_in, rows_named
 from rag.query import StoreFacts
 from rag.text import normalise
 
@@ -64,13 +64,13 @@ def stated_prices(sentence: str) -> set[str]:
 
 
 def _about(sentence: str, question: str, docs: Sequence[Document], aliases) -> list[Document]:
-    """The rows a sentence is about: those it names, else the row the question names, else the only row."""
+    """The rows a sentence is about: those it names, else the product the question names, else the only row."""
     named = [docs[i] for i in sorted(rows_named(sentence, aliases))]
     if named:
         return named
-    about = asked_row(question, docs)
-    if about is not None:
-        return [about]
+    about = asked_rows(question, docs)
+    if about:
+        return about
     rows = [d for d in docs if is_row(d)]
     return rows if len(rows) == 1 else []
 

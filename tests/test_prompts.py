@@ -278,6 +278,37 @@ def test_the_row_a_question_is_about_and_a_bare_number_from_another_row():
     assert misattributed_numbers("Cuesta 68869.", q, KANJI) == []
 
 
+# ePQA-like: one product, several snippet rows with the same name; another product beside it
+SNIPPETS = [Document(id=i, page_content=f"{n}\n{t}", metadata={"id": i, "name": n, "kind": "row"}) for i, n, t in (
+    ("a1", "SPT SD-9241SS Countertop Dishwasher", "description: fits under most cabinets"),
+    ("a2", "SPT SD-9241SS Countertop Dishwasher", "description: the unit weighs 121.3 pounds"),
+    ("b1", "SPT SD-2224 Countertop Dishwasher", "description: weighs 88 pounds"))]
+
+
+def test_rows_that_share_a_name_are_one_product():
+    """A fact from any snippet of the asked product is its fact; a number of the other product is still withheld."""
+    from rag.prompts import aliases_of, asked_rows, misattributed_numbers, rows_named
+
+    q = "How much does the SPT SD-9241SS portable dishwasher weigh?"
+    assert [d.id for d in asked_rows(q, SNIPPETS)] == ["a1", "a2"]
+    assert rows_named("The SPT SD-9241SS Countertop Dishwasher weighs 121.3 pounds.", aliases_of(SNIPPETS)) == {0, 1}
+    assert misattributed_numbers("It weighs 121.3 pounds.", q, SNIPPETS) == []
+    assert misattributed_numbers("The SPT SD-9241SS Countertop Dishwasher weighs 121.3 pounds.", q, SNIPPETS) == []
+    assert misattributed_numbers("It weighs 88 pounds.", q, SNIPPETS) == ["88"]
+    assert [c.name["en"] for c in missing_concepts(q, SNIPPETS)] == []  # the weight is in the second snippet
+    singer = "How much does the Singer 4423 portable dishwasher weigh?"  # a brand no row has: not that product
+    assert asked_rows(singer, SNIPPETS) == [] and misattributed_numbers("It weighs 121.3 pounds.", singer, SNIPPETS) == ["121.3"]
+
+
+def test_measures_of_several_fields_in_one_cell():
+    from rag.prompts import mismeasured
+
+    shock = Document(id="s", page_content='Bilstein 5100 Shock\nspecial_feature: { value:"body: 46mm smooth, collapsed length '
+                     '(in): 14.02, collapsed length (mm): 356, extended length (in): 22.94, finish: zinc" }', metadata={})
+    assert mismeasured("It is 14.02 inches (356 mm) collapsed and 22.94 inches extended.", [shock]) == []
+    assert mismeasured("It is 356 inches long.", [shock]) == ["356 inch"]
+
+
 def test_energy_rating_is_a_field_the_row_must_state():
     fridge = Document(id="f", page_content="Heladera Neba A 280 Ciclica 2 frios 280 Lts", metadata={"name": "Heladera Neba A 280"})
     samsung = Document(id="s", page_content="Heladera Samsung RT38 No Frost A+ 380 lts", metadata={"name": "Heladera Samsung RT38"})
