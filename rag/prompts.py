@@ -572,15 +572,19 @@ _ECHO_FILLER = {
 }
 
 
-def is_echo(answer: str, question: str, docs: Sequence[Document]) -> bool:
+def is_echo(answer: str, question: str, docs: Sequence[Document], names: Sequence[str] = ()) -> bool:
     """An answer that only restates the question, in words no row has, cites no catalog fact.
 
     The small model answers yes/no questions it has no row for by echoing them ("Sí,
     reparan pantallas rotas."); such an answer is not evidence and is treated as "not in
-    the catalog". "Sí, lleva huevo." is kept: a row has the word "huevo".
+    the catalog". "Sí, lleva huevo." is kept: a row has the word "huevo". ``names``: the
+    products the question names; their words are set aside on both sides, so "Yes, the Vitamix
+    E310 blender is dishwasher safe." is an echo when no row says "dishwasher".
     """
-    said = set(tokenize(answer)) - _ECHO_FILLER
-    if said - set(tokenize(question)) or numbers_in(answer):
+    named = set().union(*(tokenize(n) for n in names))
+    said = set(tokenize(answer)) - _ECHO_FILLER - named
+    stated = numbers_in(answer) - set().union(*(numbers_in(n) for n in names))  # "E310" is a name, not a fact
+    if (names and not said) or said - set(tokenize(question)) or stated:
         return False
-    in_rows = {t for d in docs for t in tokenize(d.page_content)}
+    in_rows = {t for d in docs for t in tokenize(d.page_content)} - named
     return not (said & in_rows)

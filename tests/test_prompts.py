@@ -97,6 +97,17 @@ def test_echo_answers_without_row_support_are_detected(answer, question, echo):
     assert is_echo(answer, question, [MACBOOK, IPHONE]) is echo
 
 
+def test_a_yes_about_a_named_product_needs_a_row_word_besides_its_name():
+    vitamix = Document(id="v", page_content="Vitamix E310 Explorian Blender\ndescription: 48 oz container, 10 speeds",
+                       metadata={"name": "Vitamix E310 Explorian Blender"})
+    names = ["Vitamix E310 Explorian Blender"]
+    q = "Is the Vitamix E310 blender dishwasher safe?"
+    assert is_echo("Yes, the Vitamix E310 blender is dishwasher safe.", q, [vitamix], names)
+    assert not is_echo("Yes, the Vitamix E310 blender is dishwasher safe.", q, [vitamix])  # its name alone used to pass
+    assert not is_echo("Yes, the Vitamix E310 has 10 speeds.", "Does the Vitamix E310 have speeds?", [vitamix], names)
+    assert not is_echo("The Vitamix E310 Explorian Blender.", q, [vitamix], names)  # nothing said besides the name
+
+
 def test_prompt_has_fixed_system_prefix_and_language_instruction():
     msgs = PROMPT.format_messages(context="[1] x", question="¿Hacen delivery?", language="Spanish", currency="US dollars ($)")
     assert msgs[0].type == "system" and "{" not in msgs[0].content
