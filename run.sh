@@ -62,12 +62,16 @@ case "${1:-app}" in
     exec "$VENV/bin/streamlit" run streamlit_app.py --server.port "${PORT:-8501}" --server.address "$address"
     ;;
   test)
-    if ! command -v espeak-ng >/dev/null 2>&1; then   # the voice tests synthesise their spoken questions
+    # Debian packages the tests use: espeak-ng speaks the voice tests' questions, chromium runs the browser test
+    missing=""
+    command -v espeak-ng >/dev/null 2>&1 || missing="$missing espeak-ng"
+    [ -x "${CATALOG_CHROMIUM:-/usr/bin/chromium}" ] || missing="$missing chromium"
+    if [ -n "$missing" ]; then
       if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "==> Installing espeak-ng (the voice tests speak their questions with it)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+        echo "==> Installing$missing (the voice tests speak with espeak-ng; the browser test drives chromium)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
       else
-        echo "!! The voice tests need espeak-ng: sudo apt install espeak-ng" >&2
+        echo "!! The tests need:$missing. Install with: sudo apt install$missing" >&2
       fi
     fi
     install requirements-dev.txt

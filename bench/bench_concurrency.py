@@ -34,24 +34,21 @@ import csv
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DEV = ROOT / "tests" / "data"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 # ten pages in one browser: keep the ones not in front from being throttled
-                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                 "--disable-backgrounding-occluded-windows"]
+
+from tests.appserver import CHROMIUM, CHROMIUM_ARGS, app_server, chromium_missing, free_port  # noqa: E402
+from tests.appserver import app_env as _app_env  # noqa: E402
+
 ADMIN_PASSWORD = "bench-admin-2468"
 QUESTIONS = {  # store -> questions from its dev set, each with a fact no other of these answers has
     "techstore": ["How much RAM does the MacBook Pro have?", "What processor does the Dell XPS 15 have?",
@@ -134,22 +131,6 @@ def expectations() -> dict[str, list[str]]:
     return out
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def app_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CATALOG_")}
-    env.update(CATALOG_DATA_DIR=str(data_dir), CATALOG_ADMIN_PASSWORD=ADMIN_PASSWORD, HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
-    models = ROOT / ".assistant" / "models"
-    if models.is_dir():
-        env["CATALOG_MODEL_DIR"] = str(models)
-    return env
-
-
 def write_bulk_catalog(path: Path, rows: int) -> None:
     """A generated catalog for the ingest phases (distinct names, prices and descriptions)."""
     kinds = ["desk lamp", "office chair", "water bottle", "backpack", "notebook", "phone case", "usb cable", "mug"]
@@ -161,34 +142,6 @@ def write_bulk_catalog(path: Path, rows: int) -> None:
             kind, colour = kinds[n % len(kinds)], colours[(n // len(kinds)) % len(colours)]
             w.writerow([f"BK-{n:05d}", f"{colour.title()} {kind} model {n}", f"{5 + (n * 37) % 200}.{n % 100:02d}",
                         n % 40, f"A {colour} {kind}, series {n // 64}, made for everyday use (item {n})."])
-
-
-@contextmanager
-def app_server(env: dict[str, str], port: int, log: Path):
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        end = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > end:
-                raise SystemExit(f"The app did not start (see {log}).")
-            time.sleep(0.5)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class Session:
@@ -344,15 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=3000, help="rows in the catalog ingested during the ingest phases")
     ap.add_argument("--questions", type=int, default=10, help="how many of the 10 questions to ask (a quick check)")
     ap.add_argument("--no-ingest", action="store_true", help="skip the ingest phases")
-    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--chromium", type=Path, default=CHROMIUM)
     ap.add_argument("--out", type=Path, help="write every answer's record to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir and the app log")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright  # dev requirement: imported only when the bench runs
 
-    if not Path(args.chromium).exists():
-        raise SystemExit(f"{args.chromium} not found: install Debian's chromium (apt-get install -y chromium) "
-                         "or pass --chromium PATH.")
+    if chromium_missing(args.chromium):
+        raise SystemExit(chromium_missing(args.chromium) + " (or pass --chromium PATH)")
     expect = expectations()
     items = [(store, q) for pair in zip(*[[(s, q) for q in qs] for s, qs in QUESTIONS.items()], strict=True)
              for store, q in pair][:args.questions]  # alternate the stores
@@ -360,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"No expected facts in tests/data/dev_*.jsonl for: {missing}")
     work = Path(tempfile.mkdtemp(prefix="bench-concurrency-"))
-    env = app_env(work / "data")
+    env = _app_env(work / "data", ADMIN_PASSWORD)
     log = work / "streamlit.log"
     print(f"data dir {work / 'data'} · load {load()} · ingesting the sample catalogs…", flush=True)
     subprocess.run([sys.executable, "-m", "ingest", "-q"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -372,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     records: list[Result] = []
     try:
         with app_server(env, port, log), sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=str(args.chromium), args=CHROMIUM_ARGS)
             t = time.monotonic()
             (first,) = wave(browser, url, [items[0]], "warm-up", expect)  # loads the model (first time only)
             print(f"warm-up (model load + first answer): {time.monotonic() - t:.0f} s, error: {first.error}",
