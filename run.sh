@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The catalog assistant in two commands:
 #   bash run.sh app    install everything (first time), build the sample index if missing, start the app
+#                      on this computer only (http://localhost:8501); add --network to serve the LAN too
 #   bash run.sh test   install everything plus test tools, run the whole test suite
 # Re-running is cheap: installs and the index are skipped when already done.
 set -euo pipefail
@@ -43,11 +44,22 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 
 case "${1:-app}" in
   app)
+    # Localhost only unless asked: anyone who reaches the port can use every page.
+    address=127.0.0.1
+    case "${*:2}" in
+      "") ;;
+      --network) address=0.0.0.0 ;;
+      *) echo "usage: bash run.sh app [--network]" >&2; exit 2 ;;
+    esac
     install
     echo "==> Building the sample catalog index (skipped when nothing changed)"
     "$VENV/bin/python" -m ingest -q || [ $? -eq 1 ]   # 1 = some rows rejected (listed above); still start
-    echo "==> Starting the app: open http://localhost:${PORT:-8501}"
-    exec "$VENV/bin/streamlit" run streamlit_app.py --server.port "${PORT:-8501}"
+    if [ "$address" = 127.0.0.1 ]; then
+      echo "==> Starting the app: open http://localhost:${PORT:-8501} (this computer only; --network serves the LAN)"
+    else
+      echo "==> Starting the app on every network interface: open http://<this computer's address>:${PORT:-8501}"
+    fi
+    exec "$VENV/bin/streamlit" run streamlit_app.py --server.port "${PORT:-8501}" --server.address "$address"
     ;;
   test)
     if ! command -v espeak-ng >/dev/null 2>&1; then   # the voice tests synthesise their spoken questions
@@ -63,7 +75,7 @@ case "${1:-app}" in
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
-    echo "usage: bash run.sh app|test [pytest args]" >&2
+    echo "usage: bash run.sh app [--network] | bash run.sh test [pytest args]" >&2
     exit 2
     ;;
 esac

@@ -9,15 +9,18 @@ the question by setting ``st.session_state["prefill_question"]`` and switching h
 from __future__ import annotations
 
 import hashlib
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from app_pages.components import CATALOG_PAGE, answer_details, current_store, md
-from app_pages.resources import get_chain, get_index, get_llm, get_llm_lock, get_settings, llm_is_loaded
+from app_pages.components import CATALOG_PAGE, answer_details, current_store, md, md_stream
+from app_pages.i18n import error_text, t, tn
+from app_pages.resources import get_answer_queue, get_chain, get_index, get_llm, get_settings, llm_is_loaded
 from rag.chain import Answer, source_row, stream_answer, validate_question
 from rag.errors import AssistantError, QuestionError
-from tools.speech import AUDIO_TYPES, LANGUAGE_NAMES, build_transcriber, catalog_hotwords
+from rag.queue import Place, in_turn
+from tools.speech import AUDIO_TYPES, build_transcriber, catalog_hotwords
 
 if TYPE_CHECKING:  # pragma: no cover
     from tools.speech import Transcriber
@@ -44,36 +47,42 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
 
     ``turns`` are the earlier answers' :class:`rag.followup.Turn`s, so "¿y el Pro?" works.
     """
+    note, slot = st.empty(), st.empty()  # "N questions ahead of yours", then the answer
     try:
         if not llm_is_loaded():
             loading = st.empty()
-            with loading, st.status("Loading the language model (first time only)…"):
+            with loading, st.status(t("ask.loading_llm")):
                 get_llm()
             loading.empty()
         chain = get_chain(store, collection)
         final: dict[str, Answer] = {}
 
         def pieces():
-            for piece in stream_answer(chain, question, turns):
-                if isinstance(piece, Answer):
-                    final["answer"] = piece
-                else:
-                    yield md(piece)
+            # The answer runs in a worker thread (only its model call waits in the queue); this thread shows
+            # its place every 0.5 s until the first words. Each update is also where Streamlit stops the run
+            # of a session that went away, which cancels its ticket.
+            started = False
+            with closing(in_turn(get_answer_queue(), lambda: stream_answer(chain, question, turns))) as items:
+                for item in items:
+                    if isinstance(item, Answer):
+                        final["answer"] = item
+                    elif isinstance(item, Place):
+                        if not started:
+                            show_place(note, item.ahead)
+                    else:
+                        if not started:
+                            started = True
+                            note.empty()
+                        yield item
 
-        lock = get_llm_lock()
-        if not lock.acquire(blocking=False):
-            with st.spinner("Waiting for another answer to finish…"):
-                lock.acquire()
-        try:
-            slot = st.empty()
-            with slot:
-                st.caption("Reading the catalog rows…")  # replaced by the first words of the answer
-                st.write_stream(pieces())
-        finally:
-            lock.release()
+        note.caption(t("ask.reading_rows"))
+        with slot:
+            st.write_stream(md_stream(pieces()))  # the model's words are text, never Markdown
+        note.empty()
     except AssistantError as exc:
-        st.error(str(exc))
-        return {"role": "assistant", "content": str(exc), "error": True}
+        note.empty()
+        st.error(md(error_text(exc)))
+        return {"role": "assistant", "content": error_text(exc), "error": True}
     answer = final["answer"]
     # The final text replaces the stream: citation markers are gone and a refusal (which
     # only arrives in the final Answer) gets its proper sentence.
@@ -90,6 +99,14 @@ def respond(store: str, collection: str, question: str, turns: list) -> dict[str
     }
     answer_details(msg)
     return msg
+
+
+def show_place(note, ahead: int | None) -> None:
+    """What an answer without words yet shows: its place in the queue, or that it is reading the rows."""
+    if not ahead:
+        note.caption(t("ask.reading_rows"))
+    else:
+        note.info(tn("ask.queue_ahead", ahead), icon="⏳")
 
 
 def cited_row(doc) -> dict[str, Any]:
@@ -126,10 +143,9 @@ def submit_voice_question() -> None:
 def voice_box(store: str, collection: str) -> None:
     """Record or upload a question, show its transcript for editing, and offer to ask it."""
     with st.container(border=True):
-        recording = st.audio_input("🎤 Ask by voice", key="voice_recording",
-                                   help="Speak your question in Spanish or English, then edit the text if needed.")
-        with st.expander("…or upload a recording (WAV, MP3, OGG, WebM, M4A)"):
-            upload = st.file_uploader("Recording", type=list(AUDIO_TYPES), key="voice_upload",
+        recording = st.audio_input(t("ask.voice"), key="voice_recording", help=t("ask.voice_help"))
+        with st.expander(t("ask.upload_recording")):
+            upload = st.file_uploader(t("ask.recording"), type=list(AUDIO_TYPES), key="voice_upload",
                                       label_visibility="collapsed")
         clip = recording or upload
         if clip is not None:
@@ -138,42 +154,39 @@ def voice_box(store: str, collection: str) -> None:
                 st.session_state["voice_digest"] = digest
                 st.session_state["voice_error"] = None
                 try:
-                    with st.spinner("Listening to the recording (the speech model loads the first time)…"):
+                    with st.spinner(t("ask.listening")):
                         heard = get_transcriber().transcribe(clip, hotwords=store_hotwords(store, collection),
                                                              name=clip.name)
                 except AssistantError as exc:
-                    st.session_state["voice_error"] = str(exc)
+                    st.session_state["voice_error"] = error_text(exc)
                 else:
                     st.session_state[VOICE_TEXT] = heard.text
                     st.session_state["voice_info"] = (
-                        f"Heard in {LANGUAGE_NAMES[heard.language]} · {heard.duration_s:.1f} s of audio · "
-                        f"transcribed in {heard.elapsed_s:.1f} s"
-                        + (f" · spelling matched to {heard.hotwords}" if heard.hotwords else "")
+                        t("ask.heard", language=t(f"language.{heard.language}"), audio_s=heard.duration_s,
+                          elapsed_s=heard.elapsed_s)
+                        + (t("ask.hotwords", hotwords=heard.hotwords) if heard.hotwords else "")
                     )
             if st.session_state.get("voice_error"):
-                st.error(st.session_state["voice_error"])
+                st.error(md(st.session_state["voice_error"]))
         if st.session_state.get(VOICE_TEXT):
-            st.text_area("Your question (edit it if something was misheard)", key=VOICE_TEXT, height=80)
+            st.text_area(t("ask.transcript"), key=VOICE_TEXT, height=80)
             if clip is not None and st.session_state.get("voice_info"):
-                st.caption(st.session_state["voice_info"])
-            st.button("Ask this question", icon="💬", on_click=submit_voice_question, type="primary")
+                st.caption(md(st.session_state["voice_info"]))
+            st.button(t("ask.ask_this"), icon="💬", on_click=submit_voice_question, type="primary")
 
 
 settings = get_settings()
 store = current_store()
 info = get_index().info(store)
 
-st.title("💬 Ask the catalog")
+st.title(t("ask.title"))
 if info is None:
-    st.info(
-        f"The store **{store}** has no catalog index yet. Build it from your catalog files "
-        "(CSV, Excel, JSON, Markdown, PDF…) with:"
-    )
+    st.info(t("ask.no_index", store=md(store)))
     st.code(f"python -m ingest --store {store} FILES...", language="bash")
-    st.page_link(CATALOG_PAGE, label="…or upload them on the Catalog page", icon="📦")
+    st.page_link(CATALOG_PAGE, label=t("ask.upload_on_catalog"), icon="📦")
     st.stop()
 
-st.caption(f"Answers for **{store}** come only from its catalog ({info.count:,} rows) and cite the rows they use.")
+st.caption(t("ask.caption", store=md(store), rows=info.count))
 
 if prefill := st.session_state.pop("prefill_question", None):  # set by the Photo page
     st.session_state[VOICE_TEXT] = prefill
@@ -184,18 +197,18 @@ history: list[dict[str, Any]] = st.session_state.setdefault("chats", {}).setdefa
 for msg in history:
     with st.chat_message(msg["role"]):
         if msg.get("error"):
-            st.error(msg["content"])
+            st.error(md(msg["content"]))
         else:
             st.markdown(md(msg["content"]))
         if msg["role"] == "assistant":
             answer_details(msg)
 
-question = st.chat_input("Ask about a product, price, menu item…") or st.session_state.pop(VOICE_SUBMIT, None)
+question = st.chat_input(t("ask.chat_placeholder")) or st.session_state.pop(VOICE_SUBMIT, None)
 
 if not history and not question and EXAMPLES.get(store):
     examples = st.empty()
     with examples.container():
-        st.markdown("**Try one of these:**")
+        st.markdown(t("ask.try_these"))
         for col, example in zip(st.columns(len(EXAMPLES[store])), EXAMPLES[store], strict=True):
             if col.button(example, width="stretch"):
                 question = example
@@ -206,7 +219,7 @@ if question:
     try:
         question = validate_question(question, settings.max_question_chars)
     except QuestionError as exc:
-        st.error(str(exc))
+        st.error(md(error_text(exc)))
     else:
         history.append({"role": "user", "content": question})
         with st.chat_message("user"):
@@ -216,4 +229,4 @@ if question:
             history.append(respond(store, info.collection, question, turns))
 
 if history:
-    st.button("Clear chat", icon="🧹", on_click=clear_chat, args=(store,), type="tertiary")
+    st.button(t("ask.clear_chat"), icon="🧹", on_click=clear_chat, args=(store,), type="tertiary")

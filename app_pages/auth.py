@@ -18,6 +18,8 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from app_pages.components import md
+from app_pages.i18n import error_text, t
 from app_pages.resources import get_settings
 from rag.auth import MIN_PASSWORD_CHARS, AccessControl
 from rag.errors import AuthError
@@ -56,9 +58,9 @@ def is_admin() -> bool:
     except AuthError:  # a damaged account file: the sign-in form shows its message and the fix
         stamp = None
     if signed["stamp"] != stamp:
-        notice = "The admin password was changed: sign in again."
+        notice = t("auth.password_changed")
     elif now - signed["seen"] > access.idle_s:
-        notice = f"Signed out after {round(access.idle_s / 60)} minutes without use: sign in again."
+        notice = t("auth.idle_signed_out", minutes=round(access.idle_s / 60))
     else:
         signed["seen"] = now
         return True
@@ -90,61 +92,55 @@ def _signed_in(stamp: str) -> None:
 
 
 def _password_sign_in(access: AccessControl) -> None:
-    st.subheader("🔒 Admin sign-in")
-    st.caption("Changing the catalog and training models needs the admin password. "
-               "Staff can use Ask, Reviews and Photo.")
+    st.subheader(t("auth.sign_in_title"))
+    st.caption(t("auth.sign_in_caption"))
     with st.form("admin_sign_in", clear_on_submit=True):
-        password = st.text_input("Admin password", type="password", key="admin_password")
-        if st.form_submit_button("Sign in", type="primary"):
+        password = st.text_input(t("auth.admin_password"), type="password", key="admin_password")
+        if st.form_submit_button(t("auth.sign_in"), type="primary"):
             try:
                 stamp = access.sign_in(password)
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(md(error_text(exc)))
             else:
                 _signed_in(stamp)
 
 
 def _first_run(access: AccessControl) -> None:
     access.setup_code()  # made and logged once; only the server's log and its file show it, never the page
-    st.subheader("🔑 Create the admin password")
-    st.caption(
-        "No admin account exists yet. The admin password protects the Catalog and Fine-tune pages. "
-        "To prove that you run this server, type the setup code printed in the app's log (the terminal "
-        "running `bash run.sh app`, or *Manage app → Logs* on Streamlit Community Cloud). It is also saved in:"
-    )
+    st.subheader(t("auth.first_run_title"))
+    st.caption(t("auth.first_run_caption"))
     st.code(str(access.setup_code_path), language=None)
     with st.form("admin_setup", clear_on_submit=True):
-        typed = st.text_input("Setup code", key="admin_setup_code", placeholder="XXXX-XXXX-XXXX")
-        password = st.text_input("New admin password", type="password", key="admin_new_password",
-                                 help=f"At least {MIN_PASSWORD_CHARS} characters.")
-        confirm = st.text_input("Confirm the password", type="password", key="admin_confirm_password")
-        if st.form_submit_button("Create admin", type="primary"):
+        typed = st.text_input(t("auth.setup_code"), key="admin_setup_code", placeholder="XXXX-XXXX-XXXX")
+        password = st.text_input(t("auth.new_password"), type="password", key="admin_new_password",
+                                 help=t("auth.new_password_help", min=MIN_PASSWORD_CHARS))
+        confirm = st.text_input(t("auth.confirm_password"), type="password", key="admin_confirm_password")
+        if st.form_submit_button(t("auth.create_admin"), type="primary"):
             try:
                 stamp = access.create_admin(typed, password, confirm)
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(md(error_text(exc)))
             else:
                 _signed_in(stamp)
 
 
 def _oidc_sign_in(access: AccessControl, providers: list[str | None]) -> None:
-    st.subheader("🔒 Admin sign-in")
+    st.subheader(t("auth.sign_in_title"))
     if not providers:
-        st.error("The [auth] section of secrets.toml names no provider with a client_id: add one "
-                 "(see README, \"Admin and staff\").")
+        st.error(t("auth.oidc_no_provider"))
         return
     if not access.admin_emails:
-        st.warning("No admin e-mail is set: add `admin_emails = [\"you@example.com\"]` to the secrets.")
+        st.warning(t("auth.oidc_no_admin_emails"))
     user = st.user
     if user.get("is_logged_in"):
-        st.error(f"{user.get('email') or 'This account'} is not an admin of this app. Admins are the e-mails "
-                 "listed in admin_emails.")
-        st.button("Log out", key="auth_oidc_other", on_click=log_out)
+        st.error(t("auth.oidc_not_admin", who=md(user.get("email") or t("auth.this_account"))))
+        st.button(t("auth.log_out"), key="auth_oidc_other", on_click=log_out)
         return
-    st.caption("Changing the catalog and training models needs an admin account.")
+    st.caption(t("auth.oidc_caption"))
     for name in providers:
-        st.button(f"Sign in with {name.title() if name else 'your account'}", key=f"auth_login_{name or 'default'}",
-                  type="primary", on_click=st.login, args=(name,) if name else ())
+        st.button(t("auth.sign_in_with", provider=name.title() if name else t("auth.your_account")),
+                  key=f"auth_login_{name or 'default'}", type="primary", on_click=st.login,
+                  args=(name,) if name else ())
 
 
 def require_staff() -> None:
@@ -152,14 +148,14 @@ def require_staff() -> None:
     access = get_access()
     if not access.staff_pin_required or st.session_state.get(STAFF_KEY) or is_admin():
         return
-    st.title("🔒 Staff PIN")
+    st.title(t("auth.pin_title"))
     with st.form("staff_pin_form", clear_on_submit=True):
-        pin = st.text_input("Staff PIN", type="password", key="staff_pin")
-        if st.form_submit_button("Unlock", type="primary"):
+        pin = st.text_input(t("auth.pin"), type="password", key="staff_pin")
+        if st.form_submit_button(t("auth.unlock"), type="primary"):
             try:
                 access.check_staff_pin(pin)
             except AuthError as exc:
-                st.error(str(exc))
+                st.error(md(error_text(exc)))
             else:
                 st.session_state[STAFF_KEY] = True
                 st.rerun()
@@ -180,6 +176,6 @@ def sidebar_account() -> None:
     if not admin and not st.session_state.get(STAFF_KEY):
         return
     if admin:
-        who = st.user.get("email") if oidc_providers() is not None else "admin"
-        st.caption(f"🔓 Signed in as {who}")
-    st.button("Log out", key="auth_logout", icon="🔒", on_click=log_out)
+        who = st.user.get("email") if oidc_providers() is not None else t("auth.admin_name")
+        st.caption(t("auth.signed_in_as", who=md(str(who))))
+    st.button(t("auth.log_out"), key="auth_logout", icon="🔒", on_click=log_out)

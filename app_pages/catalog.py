@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -10,15 +11,20 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.auth import require_admin
-from app_pages.components import current_store, ingest_report, plural, progress_callback, sources_table, when
+from app_pages.components import (
+    current_store, deleted_summary, headers, ingest_report, ingest_summary, md, progress_callback, sources_table, when,
+)
+from app_pages.i18n import error_text, t, t_known, tn
 from app_pages.resources import catalog_rows, get_embeddings, get_index, get_settings
 from ingest.pipeline import delete_store
 from ingest.pipeline import run as run_ingest
 from ingest.indexer import IngestReport
 from ingest.loaders import SUPPORTED_SUFFIXES
-from rag.errors import AssistantError
+from rag.errors import AssistantError, CatalogFileError
 from rag.settings import Settings, validate_store_name
+from tools.export import safe_csv_bytes
 
+MAX_NAME_BYTES = 200  # file names are kept (the index tracks rows per file name); most file systems stop at 255
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
 
 
@@ -27,7 +33,11 @@ def ingest_uploads(uploads: Sequence, store: str, settings: Settings, *, dry_run
     with tempfile.TemporaryDirectory(prefix="catalog-upload-") as tmp:
         paths = []
         for upload in uploads:
-            path = Path(tmp) / Path(upload.name).name
+            name = Path(upload.name).name
+            if len(name.encode()) > MAX_NAME_BYTES:  # the file system refuses it (OSError) before any check could
+                raise CatalogFileError(f"The file name '{name[:60]}…' is {len(name.encode())} bytes long, over the "
+                                       f"limit of {MAX_NAME_BYTES}: rename the file and upload it again.")
+            path = Path(tmp) / name
             path.write_bytes(upload.getvalue())
             paths.append(path)
         try:
@@ -50,45 +60,50 @@ index = get_index()
 store = current_store()
 info = index.info(store)
 
-st.title(f"📦 Catalog · {store}")
+st.title(t("catalog.title", store=md(store)))
 require_admin()  # all of it, rows too (staff see them as sources on Ask): any action added here is gated
 if flash := st.session_state.pop("catalog_flash", None):
-    st.success(flash)
+    st.success(md(flash))
 
 # ---------------------------------------------------------------- what the index holds
 if info is None:
-    st.info(f"The store **{store}** has no index yet. Upload its catalog files below to create it.")
+    st.info(t("catalog.no_index", store=md(store)))
 else:
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rows", f"{info.count:,}")
-    c2.metric("Files", len(info.sources))
-    c3.metric("Index version", info.version)
-    c4.metric("Last refresh", when(info.updated_at, "%b %d, %H:%M"), help="UTC")
-    money = f"prices in {info.currency}" + (" (set by you)" if info.currency_source == "override" else f" (detected from the {info.currency_source})") \
-        if info.currency else "currency not stated in the files: amounts are shown without a symbol (set it with `python -m ingest --currency EUR`)"
-    st.caption(f"Refreshed {when(info.updated_at)} · {money} · embedding model `{info.embedding}`")
-    st.dataframe(sources_table(info), hide_index=True)
+    c1.metric(t("catalog.rows"), f"{info.count:,}")
+    c2.metric(t("catalog.files"), len(info.sources))
+    c3.metric(t("catalog.version"), info.version)
+    c4.metric(t("catalog.last_refresh"), when(info.updated_at, t("catalog.refresh_format")), help="UTC")
+    if info.currency:
+        source = t_known(f"components.currency_source.{info.currency_source}", info.currency_source)
+        origin = t("catalog.currency_set") if info.currency_source == "override" else t("catalog.currency_detected",
+                                                                                         source=source)
+        money = md(t("catalog.prices_in", code=info.currency, origin=origin))
+    else:
+        money = t("catalog.no_currency")
+    st.caption(t("catalog.refreshed", when=when(info.updated_at), money=money, embedding=md(info.embedding)))
+    st.dataframe(sources_table(info), hide_index=True, column_config=headers("file", "rows", "ingested"))
 
-    st.subheader("Rows")
+    st.subheader(t("catalog.rows"))
     rows = catalog_rows(info.collection)
     query = st.text_input(
-        "Search rows", type="search", live=True, label_visibility="collapsed",
-        placeholder="Search any field: name, id, category, price…",
+        t("catalog.search"), type="search", live=True, label_visibility="collapsed",
+        placeholder=t("catalog.search_placeholder"),
     )
     if query:
         rows = rows[rows.astype(str).apply(lambda col: col.str.contains(query, case=False, regex=False)).any(axis=1)]
     st.dataframe(rows, hide_index=True, placeholder="")
-    st.caption(f"{plural(len(rows), 'row')}" + (f" matching “{query}”" if query else ""))
+    st.caption(tn("unit.row", len(rows)) + (t("catalog.matching", query=md(query)) if query else ""))
+    # The table's own CSV export is switched off (client.disableDataExport): it would write a
+    # cell like =HYPERLINK(...) as a formula. This one quotes such cells, and is written on click.
+    st.download_button(t("catalog.download_rows"), functools.partial(safe_csv_bytes, rows),
+                       file_name=f"{store}-rows.csv", mime="text/csv", on_click="ignore", key="catalog_rows_download")
 
 # ---------------------------------------------------------------- update from files
-st.subheader("Update from files")
-st.caption(
-    "Upload new or changed catalog files. You will see what would change before anything is written. "
-    "Upload whole files (e.g. your complete products.csv), not just the changed rows: rows are matched by "
-    "their id (SKU), a row takes exactly what the file says, and rows missing from a file you upload again are removed."
-)
+st.subheader(t("catalog.update"))
+st.caption(t("catalog.update_caption"))
 uploads = st.file_uploader(
-    "Catalog files", type=UPLOAD_TYPES, accept_multiple_files=True,
+    t("catalog.upload"), type=UPLOAD_TYPES, accept_multiple_files=True,
     key=f"upload-{st.session_state.get('upload_round', 0)}",
 )
 if uploads:
@@ -96,64 +111,64 @@ if uploads:
     preview = st.session_state.get("preview")
     if preview is None or preview["signature"] != signature:
         try:
-            with st.spinner("Checking the files (dry run)…"):
+            with st.spinner(t("catalog.checking")):
                 report = ingest_uploads(uploads, store, settings, dry_run=True)
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(error_text(exc)))
             st.stop()
         preview = st.session_state["preview"] = {"signature": signature, "report": report}
     report: IngestReport = preview["report"]
-    st.markdown(f"**{report.summary()}**")
+    st.markdown(f"**{md(ingest_summary(report))}**")
     ingest_report(report)
     if not report.changed:
-        st.caption("Nothing to apply: the index already matches these files.")
-    elif st.button("Apply", type="primary", icon="✅"):
-        bar = st.progress(0.0, text="Starting…")
+        st.caption(t("catalog.nothing_to_apply"))
+    elif st.button(t("catalog.apply"), type="primary", icon="✅"):
+        bar = st.progress(0.0, text=t("common.starting"))
         try:
             done = ingest_uploads(uploads, store, settings, dry_run=False, progress=progress_callback(bar))
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(error_text(exc)))
         else:
-            finish(f"{done.summary()} — {plural(done.embedded, 'row')} embedded in {done.seconds:.1f} s.")
+            finish(t("catalog.applied", summary=ingest_summary(done), rows=tn("unit.row", done.embedded),
+                     seconds=done.seconds))
 
 # ---------------------------------------------------------------- stores
-st.subheader("Stores")
+st.subheader(t("catalog.stores"))
 left, right = st.columns(2)
 with left, st.form("new_store", clear_on_submit=True, border=False):
-    name = st.text_input("New store name", placeholder="e.g. corner-bakery")
-    if st.form_submit_button("Create store"):
+    name = st.text_input(t("catalog.new_store"), placeholder=t("catalog.new_store_placeholder"))
+    if st.form_submit_button(t("catalog.create_store")):
         try:
             name = validate_store_name(name.strip())
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(error_text(exc)))
         else:
             st.session_state.setdefault("new_stores", []).append(name)
             st.session_state["next_store"] = name
             st.rerun()
 with right:
-    st.markdown("**Sample catalogs**")
-    st.caption("Rebuild every store in `catalog/` from its files (changes uploaded to those stores are replaced).")
-    if st.button("Rebuild sample catalogs", icon="🔄"):
-        bar = st.progress(0.0, text="Starting…")
+    st.markdown(t("catalog.samples"))
+    st.caption(t("catalog.samples_caption"))
+    if st.button(t("catalog.rebuild"), icon="🔄"):
+        bar = st.progress(0.0, text=t("common.starting"))
         try:
             reports = run_ingest(settings=settings, rebuild=True, progress=progress_callback(bar),
                                      index=get_index(), embeddings=get_embeddings())
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(error_text(exc)))
         else:
-            finish(" · ".join(r.summary() for r in reports))
+            finish(" · ".join(ingest_summary(r) for r in reports))
 
 # ---------------------------------------------------------------- delete the store (admin)
 if info is not None:
-    with st.expander(f"Delete the store {store}", icon="🗑️"):
-        st.caption("Removes the store's index and its files on disk; your catalog files are not touched. "
-                   "This cannot be undone.")
-        typed = st.text_input("Type the store name to confirm", key=f"delete-confirm-{store}")
-        if st.button("Delete store", type="primary", icon="🗑️", disabled=typed.strip() != store):
+    with st.expander(t("catalog.delete_title", store=md(store)), icon="🗑️"):
+        st.caption(t("catalog.delete_caption"))
+        typed = st.text_input(t("catalog.delete_confirm"), key=f"delete-confirm-{store}")
+        if st.button(t("catalog.delete"), type="primary", icon="🗑️", disabled=typed.strip() != store):
             try:
                 deleted = delete_store(store, settings=settings, index=get_index())
             except AssistantError as exc:
-                st.error(str(exc))
+                st.error(md(error_text(exc)))
             else:
                 st.session_state["new_stores"] = [n for n in st.session_state.get("new_stores", []) if n != store]
-                finish(deleted.summary())
+                finish(deleted_summary(deleted))

@@ -9,14 +9,12 @@ import streamlit as st
 
 from app_pages import finetune_chat, finetune_image, finetune_text
 from app_pages.auth import require_admin
+from app_pages.i18n import t
 
-st.title("Fine-tune a classifier")
+st.title(t("fine_tune.title"))
 require_admin()
-st.caption(
-    "Teach the assistant your own categories from a spreadsheet of examples or a folder of photos. "
-    "Saved models are used by the Reviews and Photo pages and by `python -m finetune predict`."
-)
-text_tab, image_tab, chat_tab = st.tabs(["Text classifier", "Image classifier", "Chat data (JSONL)"])
+st.caption(t("fine_tune.caption"))
+text_tab, image_tab, chat_tab = st.tabs([t("fine_tune.tab_text"), t("fine_tune.tab_image"), t("fine_tune.tab_chat")])
 with text_tab:
     finetune_text.render()
 with image_tab:

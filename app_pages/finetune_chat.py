@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.auth import require_admin
+from app_pages.components import headers, md
+from app_pages.i18n import error_text, t
 from finetune.chat import (
     ANSWER_HEADERS,
     QUESTION_HEADERS,
@@ -27,6 +29,7 @@ from finetune.chat import (
 )
 from rag.errors import AssistantError, DataValidationError
 
+OWN_LANGUAGE = "own"  # the language picker's "the catalog's own language" option (shown translated)
 EXAMPLE_LINE = ('{"messages": [{"role": "system", "content": "Eres el asistente de la tienda."}, '
                 '{"role": "user", "content": "¿Abren el lunes?"}, '
                 '{"role": "assistant", "content": "No, los lunes cerramos."}]}')
@@ -47,12 +50,7 @@ def _named(upload) -> io.BytesIO:
 
 def render() -> None:
     require_admin()  # the tab trains and saves models: admins only, wherever it is drawn
-    st.caption(
-        "Chat fine-tuning files hold one example per line: "
-        '`{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}`. '
-        "Check a file before paying for a fine-tuning run, turn a spreadsheet of questions and answers "
-        "into one, or write one from this store's catalog."
-    )
+    st.caption(t("ft_chat.intro"))
     _validate_section()
     st.divider()
     _convert_section()
@@ -63,15 +61,14 @@ def render() -> None:
 # --------------------------------------------------------------------------- validate
 
 def _validate_section() -> None:
-    st.subheader("Check a chat JSONL file")
-    upload = st.file_uploader("Chat file (.jsonl)", type=["jsonl", "json", "txt"], key="chat_validate_file")
+    st.subheader(t("ft_chat.check_title"))
+    upload = st.file_uploader(t("ft_chat.chat_file"), type=["jsonl", "json", "txt"], key="chat_validate_file")
     if upload is None:
-        st.info("Upload a `.jsonl` file to see every problem with its line number, and token-length stats. "
-                f"A valid line looks like:\n\n```json\n{EXAMPLE_LINE}\n```")
+        st.info(t("ft_chat.check_hint", example=EXAMPLE_LINE))
         return
     cached = st.session_state.get("chat_validate_report")
     if cached is None or cached[0] != upload.file_id:  # validate each upload once, not on every rerun
-        with st.spinner(f"Checking {upload.name}…"):
+        with st.spinner(t("ft_chat.checking", file=md(upload.name))):
             cached = (upload.file_id, validate_chat_jsonl(upload.getvalue(), tokenizer=get_token_counter()))
         st.session_state["chat_validate_report"] = cached
     show_report(cached[1])
@@ -81,35 +78,32 @@ def show_report(report: ChatReport) -> None:
     """Summary metrics, the errors by line, warnings, and the length stats with a histogram."""
     stats = report.stats
     cols = st.columns(4)
-    cols[0].metric("Lines", f"{report.lines:,}")
-    cols[1].metric("Valid examples", f"{stats['examples']:,}")
-    cols[2].metric("Errors", f"{len(report.errors):,}")
-    cols[3].metric(f"Over {stats['max_tokens']:,} tokens", f"{len(stats['over_limit']):,}")
+    cols[0].metric(t("ft_chat.lines"), f"{report.lines:,}")
+    cols[1].metric(t("ft_chat.valid"), f"{stats['examples']:,}")
+    cols[2].metric(t("ft_chat.errors"), f"{len(report.errors):,}")
+    cols[3].metric(t("ft_chat.over_tokens", max=stats["max_tokens"]), f"{len(stats['over_limit']):,}")
     if report.ok:
-        st.success("The file is valid: ready for fine-tuning.")
+        st.success(t("ft_chat.valid_file"))
     else:
-        st.error(f"{len(report.errors):,} problem(s) on {stats['bad_lines']:,} line(s). "
-                 "Fix them and upload the file again.")
+        st.error(t("ft_chat.problems", problems=len(report.errors), lines=stats["bad_lines"]))
         st.dataframe(pd.DataFrame([e.to_json() for e in report.errors]), hide_index=True, width="stretch",
-                     column_config={"line": st.column_config.NumberColumn("Line", format="%d"),
-                                    "reason": st.column_config.TextColumn("Reason", width="large")})
+                     column_config={"line": st.column_config.NumberColumn(t("ft_chat.line"), format="%d"),
+                                    "reason": st.column_config.TextColumn(t("ft_chat.reason"), width="large")})
     if report.warnings:
-        with st.expander(f"{len(report.warnings):,} warning(s)"):
-            st.dataframe(pd.DataFrame([w.to_json() for w in report.warnings]), hide_index=True, width="stretch")
+        with st.expander(t("ft_chat.warnings", n=len(report.warnings))):
+            st.dataframe(pd.DataFrame([w.to_json() for w in report.warnings]), hide_index=True, width="stretch",
+                         column_config=headers("line", "reason"))
     if not report.tokens:
         return
-    t, m = stats["tokens_per_example"], stats["messages_per_example"]
-    st.markdown(
-        f"**Messages per example:** min {m['min']}, mean {m['mean']}, max {m['max']}  \n"
-        f"**Tokens per example:** min {t['min']:,}, mean {t['mean']:,}, p95 {t['p95']:,}, max {t['max']:,}  \n"
-        f"Counted with {stats['tokenizer']}: an estimate, each model has its own tokenizer."
-    )
+    tokens, m = stats["tokens_per_example"], stats["messages_per_example"]
+    st.markdown(t("ft_chat.stats", m_min=m["min"], m_mean=m["mean"], m_max=m["max"], t_min=tokens["min"],
+                  t_mean=tokens["mean"], t_p95=tokens["p95"], t_max=tokens["max"], tokenizer=stats["tokenizer"]))
     if stats["over_limit"]:
-        st.warning(f"Over the {stats['max_tokens']:,}-token limit (would be cut short): lines "
-                   + ", ".join(map(str, stats["over_limit"])))
+        st.warning(t("ft_chat.over_limit", max=stats["max_tokens"], lines=", ".join(map(str, stats["over_limit"]))))
     df = pd.DataFrame({"line": list(report.tokens), "tokens": list(report.tokens.values())})
-    chart = (alt.Chart(df, title="Tokens per example").mark_bar()
-             .encode(alt.X("tokens:Q", bin=alt.Bin(maxbins=30), title="tokens"), alt.Y("count():Q", title="examples")))
+    chart = (alt.Chart(df, title=t("ft_chat.chart_title")).mark_bar()
+             .encode(alt.X("tokens:Q", bin=alt.Bin(maxbins=30), title=t("ft_chat.axis_tokens")),
+                     alt.Y("count():Q", title=t("ft_chat.axis_examples"))))
     st.altair_chart(chart, width="stretch")
 
 
@@ -121,40 +115,39 @@ def _default_index(headers: list[str], names: tuple[str, ...], fallback: int) ->
 
 
 def _convert_section() -> None:
-    st.subheader("Convert a question/answer table")
-    upload = st.file_uploader("Spreadsheet (.csv or .xlsx)", type=["csv", "xlsx"], key="chat_table_file")
+    st.subheader(t("ft_chat.convert_title"))
+    upload = st.file_uploader(t("ft_chat.spreadsheet"), type=["csv", "xlsx"], key="chat_table_file")
     if upload is None:
-        st.info("Upload a CSV or Excel file with one question and its answer per row "
-                "(columns `pregunta` and `respuesta` are picked automatically; you can choose others).")
+        st.info(t("ft_chat.convert_hint"))
         return
     try:
-        headers, _, _ = read_table(_named(upload))
+        columns, _, _ = read_table(_named(upload))
     except DataValidationError as exc:
-        st.error(str(exc))
+        st.error(md(error_text(exc)))
         return
-    if len(headers) < 2:
-        st.error(f"{upload.name} has only one column ({headers[0] if headers else 'none'}); "
-                 "it needs a question and an answer column.")
+    if len(columns) < 2:
+        st.error(md(t("ft_chat.one_column", file=upload.name, column=columns[0] if columns else t("ft_chat.none"))))
         return
     c1, c2 = st.columns(2)
-    question_col = c1.selectbox("Question column", headers, index=_default_index(headers, QUESTION_HEADERS, 0),
-                                key="chat_question_col")
-    answer_col = c2.selectbox("Answer column", headers, index=_default_index(headers, ANSWER_HEADERS, 1),
+    question_col = c1.selectbox(t("ft_chat.question_column"), columns,
+                                index=_default_index(columns, QUESTION_HEADERS, 0), key="chat_question_col")
+    answer_col = c2.selectbox(t("ft_chat.answer_column"), columns, index=_default_index(columns, ANSWER_HEADERS, 1),
                               key="chat_answer_col")
-    system = st.text_area("System prompt (optional, added to every example)", key="chat_system",
+    system = st.text_area(t("ft_chat.system_prompt"), key="chat_system",
                           placeholder="Eres el asistente de la tienda. Responde solo con el catálogo.")
     try:
         examples = table_to_chat(_named(upload), question_col=question_col, answer_col=answer_col, system=system)
     except DataValidationError as exc:
-        st.error(str(exc))
+        st.error(md(error_text(exc)))
         if exc.problems:
-            st.dataframe(pd.DataFrame({"problem": exc.problems}), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame({"problem": exc.problems}), hide_index=True, width="stretch",
+                         column_config=headers("problem"))
         return
     data = chat_jsonl_bytes(examples)
     report = validate_chat_jsonl(data, tokenizer=get_token_counter())
-    st.success(f"{len(examples):,} examples" + (", and the result passes the validator." if report.ok else "."))
+    st.success(t("ft_chat.examples_valid" if report.ok else "ft_chat.examples", n=len(examples)))
     _preview(examples)
-    st.download_button("Download the chat JSONL", data, file_name=f"{Path(upload.name).stem}.jsonl",
+    st.download_button(t("ft_chat.download"), data, file_name=f"{Path(upload.name).stem}.jsonl",
                        mime="application/jsonl", key="chat_table_download")
 
 
@@ -164,7 +157,7 @@ def _preview(examples: list[dict], rows: int = 5) -> None:
         hide_index=True, width="stretch",
     )
     if len(examples) > rows:
-        st.caption(f"The first {rows} of {len(examples):,} examples.")
+        st.caption(t("ft_chat.first_of", rows=rows, n=len(examples)))
 
 
 # --------------------------------------------------------------------------- catalog
@@ -172,25 +165,25 @@ def _preview(examples: list[dict], rows: int = 5) -> None:
 def _catalog_section() -> None:
     from app_pages.resources import get_index, get_settings
 
-    st.subheader("Generate from this store's catalog")
+    st.subheader(t("ft_chat.catalog_title"))
     store = st.session_state.get("store")
     if not store:
-        st.info("Pick a store in the sidebar first: the examples are written from its catalog rows.")
+        st.info(t("ft_chat.pick_store"))
         return
-    st.write(f"Questions and answers written from every row of **{store}** (prices, stock, allergens, "
-             "descriptions, information sections) plus a few “not in the catalog” refusals, for fine-tuning a "
-             "model elsewhere.")
+    st.write(t("ft_chat.catalog_intro", store=md(store)))
     c1, c2 = st.columns(2)
-    language = c1.selectbox("Language", ["catalog's own", "es", "en"], key="chat_catalog_language")
-    limit = c2.number_input("Rows to use (0 = all)", min_value=0, value=0, step=10, key="chat_catalog_limit")
-    if st.button("Generate", key="chat_catalog_generate"):
+    names = {v: t(f"ft_chat.language_{v}") for v in (OWN_LANGUAGE, "es", "en")}  # formatted now, in this run
+    language = c1.selectbox(t("ft_chat.language"), list(names), key="chat_catalog_language",
+                            format_func=names.__getitem__)
+    limit = c2.number_input(t("ft_chat.rows_to_use"), min_value=0, value=0, step=10, key="chat_catalog_limit")
+    if st.button(t("ft_chat.generate"), key="chat_catalog_generate"):
         settings = get_settings()
         try:
             examples = catalog_to_chat(get_index(), store, settings=settings,
-                                       language=None if language == "catalog's own" else language,
+                                       language=None if language == OWN_LANGUAGE else language,
                                        limit=int(limit) or None)
         except AssistantError as exc:
-            st.error(str(exc))
+            st.error(md(error_text(exc)))
             return
         st.session_state["chat_catalog"] = {"store": store, "examples": examples}
     done = st.session_state.get("chat_catalog")
@@ -199,10 +192,9 @@ def _catalog_section() -> None:
     examples = done["examples"]
     data = chat_jsonl_bytes(examples)
     report = validate_chat_jsonl(data, tokenizer=get_token_counter())
-    st.success(f"{len(examples):,} examples from {store}"
-               + (", and the file passes the validator." if report.ok else "."))
+    st.success(t("ft_chat.from_store_valid" if report.ok else "ft_chat.from_store", n=len(examples), store=md(store)))
     if not report.ok:
         show_report(report)
     _preview(examples)
-    st.download_button("Download the chat JSONL", data, file_name=f"{store}-chat.jsonl", mime="application/jsonl",
+    st.download_button(t("ft_chat.download"), data, file_name=f"{store}-chat.jsonl", mime="application/jsonl",
                        key="chat_catalog_download")

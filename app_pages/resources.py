@@ -7,7 +7,6 @@ The getters take no arguments so nothing unhashable ever goes through Streamlit'
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -15,9 +14,11 @@ import streamlit as st
 from langchain_core.documents import Document
 
 from app_pages.components import tidy_columns
+from app_pages.i18n import t
 from rag.chain import source_row, warm_up
 from rag.engine import ensure_for
 from rag.factory import build_embeddings, build_index, build_llm, build_store_chain
+from rag.queue import AnswerQueue, queued
 from rag.settings import load_settings
 from rag.store import get_all
 
@@ -39,8 +40,13 @@ def get_index() -> CatalogIndex:
     return build_index(get_settings())
 
 
-@st.cache_resource(show_spinner="Loading the embedding model…")
 def get_embeddings():
+    with st.spinner(t("loading.embeddings")):  # shown only if it takes a while: the first time
+        return _embeddings()
+
+
+@st.cache_resource(show_spinner=False)
+def _embeddings():
     return build_embeddings(get_settings())
 
 
@@ -64,9 +70,10 @@ def llm_is_loaded() -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def get_llm_lock() -> threading.Lock:
-    """One answer at a time: a llama.cpp model is not safe to run from two sessions at once."""
-    return threading.Lock()
+def get_answer_queue() -> AnswerQueue:
+    """The process's one line for the model: answers are generated one at a time, first come first served
+    (a llama.cpp model cannot serve two sessions at once); the Ask page shows each waiting session its place."""
+    return AnswerQueue()
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -76,9 +83,11 @@ def get_chain(store: str, collection: str) -> Runnable:
     ``collection`` (the store's live collection) is only a cache key: a re-ingest publishes a
     new collection, so the next question builds a fresh chain with the new store facts
     (currency). The retriever itself already follows the live collection on every call.
+    Only the model call waits in the answer queue: retrieval, rules and guards run at once.
     """
     del collection
-    return build_store_chain(get_settings(), get_index(), get_embeddings(), get_llm(), store)
+    llm = queued(get_llm(), get_answer_queue())
+    return build_store_chain(get_settings(), get_index(), get_embeddings(), llm, store)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

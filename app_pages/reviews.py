@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app_pages.components import headers, md
+from app_pages.i18n import error_text, t, t_known, template
 from app_pages.resources import get_embeddings, get_settings
 from finetune.registry import list_models
 from rag.errors import AssistantError
@@ -30,16 +33,33 @@ from tools.sentiment.bulk import SYMBOL
 SAMPLE = Path(__file__).resolve().parent.parent / "tools" / "sentiment" / "sample_reviews.csv"
 COLORS = alt.Scale(domain=["positive", "neutral", "negative"], range=["#2e7d32", "#9e9e9e", "#c62828"])
 BADGE = {"positive": ("green", "😊"), "neutral": ("gray", "😐"), "negative": ("red", "☹️")}
-NO_GROUP = "(none)"
+NO_GROUP = "(none)"  # the group picker's "no column" option (shown translated)
+COLUMNS = ("row", "sentiment", "confidence", "aspects")  # our columns of the comment tables (data columns as named)
 
 
-@st.cache_resource(show_spinner="Loading the sentiment model…", max_entries=4)
 def get_analyzer(model: str, version: str) -> SentimentAnalyzer:
+    with st.spinner(t("reviews.loading_model")):
+        return _analyzer(model, version)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _analyzer(model: str, version: str) -> SentimentAnalyzer:
     """One analyzer per model (``version`` = the classifier's creation time, so a retrain reloads)."""
     del version
     settings = get_settings()
     embeddings = get_embeddings() if settings.embedding == "e5" else None  # share the assistant's e5 engine
     return SentimentAnalyzer.from_settings(settings, embeddings, model=model)
+
+
+def word(value: str) -> str:
+    """A sentiment label or aspect name in the UI language (a fine-tuned model's own labels as written)."""
+    return t_known(f"reviews.word.{value}", value)
+
+
+def _labels_expr(values) -> str:
+    """A Vega expression showing chart axis/legend labels through :func:`word` (the data keeps its values,
+    which a click on a bar sends back)."""
+    return f"{json.dumps({v: word(v) for v in values})}[datum.label] || datum.label"
 
 
 def model_picker() -> tuple[str, str]:
@@ -48,12 +68,11 @@ def model_picker() -> tuple[str, str]:
     options = ["default", *models]
     preferred = settings.sentiment_model if settings.sentiment_model in options else "default"
     name = st.selectbox(
-        "Model",
+        t("reviews.model"),
         options,
         index=options.index(preferred),
         key="reviews_model",
-        help="'default' is the packaged Spanish/English review model. Text classifiers trained on the "
-        "Fine-tune page are listed too (their labels must mean positive/negative).",
+        help=t("reviews.model_help"),
     )
     return name, models.get(name, "")
 
@@ -61,19 +80,26 @@ def model_picker() -> tuple[str, str]:
 def badges(label: str, score: float, aspects: dict[str, str]) -> None:
     color, icon = BADGE.get(label, ("blue", "🏷️"))
     cols = st.columns([1, 3])
-    cols[0].metric("Sentiment", f"{icon} {label}", f"{score:.0%} confident", delta_color="off")
+    cols[0].metric(t("reviews.sentiment"), f"{icon} {md(word(label))}", t("reviews.confident", score=score),
+                   delta_color="off")
     with cols[1]:
         if aspects:
-            st.caption("Aspects")
-            st.markdown(" ".join(f":{BADGE.get(p, ('blue', ''))[0]}-badge[{a} {SYMBOL.get(p, p)}]" for a, p in aspects.items()))
+            st.caption(t("reviews.aspects"))
+            st.markdown(" ".join(f":{BADGE.get(p, ('blue', ''))[0]}-badge[{md(f'{word(a)} {SYMBOL.get(p, p)}')}]"
+                                 for a, p in aspects.items()))
         else:
-            st.caption("No food, service, price or ambience aspect found.")
+            st.caption(t("reviews.no_aspect"))
 
 
 def single(analyzer: SentimentAnalyzer) -> None:
-    text = st.text_area("Review", placeholder="La comida estuvo deliciosa y el servicio excelente", key="reviews_text")
-    if st.button("Analyze", type="primary", key="reviews_analyze", disabled=not text.strip()):
-        st.session_state["reviews_single"] = (text, analyzer.analyze([text])[0])
+    text = st.text_area(t("reviews.review"), placeholder="La comida estuvo deliciosa y el servicio excelente",
+                        key="reviews_text")
+    if st.button(t("reviews.analyze"), type="primary", key="reviews_analyze", disabled=not text.strip()):
+        try:
+            st.session_state["reviews_single"] = (text, analyzer.analyze([text])[0])
+        except AssistantError as exc:
+            st.error(md(error_text(exc)))
+            return
     done = st.session_state.get("reviews_single")
     if done and done[0] == text:  # kept across reruns (e.g. a click on the other tab)
         badges(done[1].label, done[1].score, done[1].aspects)
@@ -83,10 +109,12 @@ def _bar(data: pd.DataFrame, x: str, key: str, fields: list[str], title: str, st
     """A clickable bar chart; returns the clicked bars' field values ([] when none)."""
     pick = alt.selection_point(name="pick", fields=fields)
     base = alt.Chart(data, title=title).mark_bar(cursor="pointer")
+    y_labels = {"axis": alt.Axis(labelExpr=_labels_expr(data[x].unique()))} if x in ("sentiment", "aspect") else {}
     enc = {
-        "y": alt.Y(f"{x}:N", sort=None, title=None),
-        "x": alt.X("count:Q", title="reviews", stack="zero" if stack else None),
-        "color": alt.Color("sentiment:N", scale=COLORS, legend=alt.Legend(orient="bottom")),
+        "y": alt.Y(f"{x}:N", sort=None, title=None, **y_labels),
+        "x": alt.X("count:Q", title=t("reviews.axis_reviews"), stack="zero" if stack else None),
+        "color": alt.Color("sentiment:N", scale=COLORS, title=t("reviews.sentiment"),
+                           legend=alt.Legend(orient="bottom", labelExpr=_labels_expr(COLORS.domain))),
         "opacity": alt.condition(pick, alt.value(1.0), alt.value(0.35)),
         "tooltip": [f"{x}:N", "sentiment:N", "count:Q"],
     }
@@ -101,43 +129,45 @@ def _bar(data: pd.DataFrame, x: str, key: str, fields: list[str], title: str, st
 
 def bulk(analyzer: SentimentAnalyzer, model: str) -> None:
     left, right = st.columns([3, 1])
-    upload = left.file_uploader("Reviews file (CSV or XLSX)", type=["csv", "xlsx"], key="reviews_upload")
+    upload = left.file_uploader(t("reviews.file"), type=["csv", "xlsx"], key="reviews_upload")
     right.write("")
-    if right.button("Try the sample", key="reviews_sample", help="28 restaurant reviews in Spanish and English"):
+    if right.button(t("reviews.try_sample"), key="reviews_sample", help=t("reviews.try_sample_help")):
         st.session_state["reviews_file"] = (SAMPLE.name, SAMPLE.read_bytes())
     if upload is not None:
         st.session_state["reviews_file"] = (upload.name, upload.getvalue())
     if "reviews_file" not in st.session_state:
-        st.info("Upload a CSV/XLSX with one review per row, or try the sample file.")
+        st.info(t("reviews.upload_hint"))
         return
     name, data = st.session_state["reviews_file"]
     try:
         df = read_reviews(io.BytesIO(data), name)
     except AssistantError as exc:
-        st.error(str(exc))
+        st.error(md(error_text(exc)))
         return
-    st.caption(f"**{name}**: {len(df):,} rows")
+    st.caption(t("reviews.file_rows", file=md(name), rows=len(df)))
     text_guess, group_guess = guess_columns(df)
     cols = list(df.columns)
     c1, c2 = st.columns(2)
-    column = c1.selectbox("Text column", cols, index=cols.index(text_guess), key=f"reviews_col_{name}")
+    column = c1.selectbox(t("reviews.text_column"), cols, index=cols.index(text_guess), key=f"reviews_col_{name}")
     groups = [NO_GROUP, *[c for c in cols if c != column]]
+    no_group = t("reviews.no_group")  # formatted now: a format_func may be called after the run
     by = c2.selectbox(
-        "Product/dish column (optional)", groups, index=groups.index(group_guess) if group_guess in groups else 0,
-        key=f"reviews_by_{name}",
+        t("reviews.group_column"), groups, index=groups.index(group_guess) if group_guess in groups else 0,
+        format_func=lambda c: no_group if c == NO_GROUP else c, key=f"reviews_by_{name}",
     )
     by = None if by == NO_GROUP else by
     job = (name, len(data), column, by, model)
-    if st.button(f"Classify {len(df):,} reviews", type="primary", key="reviews_run"):
-        bar = st.progress(0.0, text="Classifying…")
+    if st.button(t("reviews.classify", n=len(df)), type="primary", key="reviews_run"):
+        bar = st.progress(0.0, text=t("reviews.classifying"))
+        step = template("reviews.classifying_step")
         try:
             result = analyze_frame(
                 df, analyzer, column, by, name=name,
-                progress=lambda done, total: bar.progress(done / total, text=f"Classifying: {done:,}/{total:,}"),
+                progress=lambda done, total: bar.progress(done / total, text=step.format(done=done, total=total)),
             )
         except AssistantError as exc:
             bar.empty()
-            st.error(str(exc))
+            st.error(md(error_text(exc)))
             return
         bar.empty()
         st.session_state["reviews_result"] = (job, result)
@@ -150,48 +180,51 @@ def bulk(analyzer: SentimentAnalyzer, model: str) -> None:
 
 def show(result) -> None:
     if result.skipped_message:
-        st.warning(result.skipped_message)
+        st.warning(md(result.skipped_message))
     dist = distribution(result)
     total = int(dist["count"].sum())
     m = st.columns(4)
-    m[0].metric("Reviews", f"{total:,}")
+    m[0].metric(t("reviews.reviews"), f"{total:,}")
     for col, label in zip(m[1:], ("positive", "neutral", "negative"), strict=True):
         n = int(dist.loc[dist["sentiment"] == label, "count"].sum())
-        col.metric(label.capitalize(), f"{n / total:.0%}" if total else "–", f"{n:,}", delta_color="off")
-    st.caption("Click a bar to see the comments behind it.")
+        col.metric(t(f"reviews.metric.{label}"), f"{n / total:.0%}" if total else "–", f"{n:,}", delta_color="off")
+    st.caption(t("reviews.click_a_bar"))
     picks: dict[str, list[dict]] = {}
     left, right = st.columns(2)
     with left:
-        picks["reviews_chart_dist"] = _bar(dist, "sentiment", "reviews_chart_dist", ["sentiment"], "Overall")
+        picks["reviews_chart_dist"] = _bar(dist, "sentiment", "reviews_chart_dist", ["sentiment"],
+                                           t("reviews.chart_overall"))
     aspects = by_aspect(result)
     with right:
         if aspects.empty:
-            st.info("No food, service, price or ambience aspect was found in these reviews.")
+            st.info(t("reviews.no_aspect_found"))
         else:
             picks["reviews_chart_aspect"] = _bar(
-                aspects, "aspect", "reviews_chart_aspect", ["aspect", "sentiment"], "Per aspect", stack=False
+                aspects, "aspect", "reviews_chart_aspect", ["aspect", "sentiment"], t("reviews.chart_aspect"),
+                stack=False,
             )
     if result.by:
         groups = by_group(result)
         picks["reviews_chart_group"] = _bar(
-            groups, "group", "reviews_chart_group", ["group", "sentiment"], f"Per {result.by} (most negative first)"
+            groups, "group", "reviews_chart_group", ["group", "sentiment"], t("reviews.chart_group", column=result.by)
         )
     focus = st.session_state.get("reviews_focus")
     chosen = picks.get(focus) or []
     if chosen:
         pick = chosen[0]
         rows = filter_rows(result, pick.get("sentiment"), pick.get("group"), pick.get("aspect"))
-        what = " · ".join(str(pick[k]) for k in ("group", "aspect", "sentiment") if pick.get(k))
-        st.subheader(f"Comments: {what} ({len(rows):,})")
-        st.dataframe(_view(result, rows), hide_index=True, width="stretch")
-    st.subheader("Most negative comments")
+        what = " · ".join(str(pick[k]) if k == "group" else word(str(pick[k]))
+                          for k in ("group", "aspect", "sentiment") if pick.get(k))
+        st.subheader(t("reviews.comments", what=md(what), n=len(rows)))
+        st.dataframe(_view(result, rows), hide_index=True, width="stretch", column_config=headers(*COLUMNS))
+    st.subheader(t("reviews.most_negative"))
     worst = most_negative(result, 10)
     if worst.empty:
-        st.success("No negative comments. 🎉")
+        st.success(t("reviews.no_negative"))
     else:
-        st.dataframe(worst, hide_index=True, width="stretch")
+        st.dataframe(worst, hide_index=True, width="stretch", column_config=headers(*COLUMNS))
     st.download_button(
-        "Download the labelled file (CSV)",
+        t("reviews.download"),
         to_csv_bytes(result),
         file_name=f"{Path(result.source).stem}-sentiment.csv",
         mime="text/csv",
@@ -204,19 +237,16 @@ def _view(result, rows: pd.DataFrame) -> pd.DataFrame:
     return rows[cols]
 
 
-st.title("⭐ Reviews")
-st.caption(
-    "Positive, negative or neutral for Spanish and English reviews, with the restaurant aspects "
-    f"({', '.join(ASPECTS)}) each review talks about."
-)
+st.title(t("reviews.title"))
+st.caption(t("reviews.caption", aspects=", ".join(word(a) for a in ASPECTS)))
 try:
     model, version = model_picker()
     analyzer = get_analyzer(model, version)
 except AssistantError as exc:
-    st.error(str(exc))
+    st.error(md(error_text(exc)))
     st.stop()
 
-tab_one, tab_file = st.tabs(["One review", "A file of reviews"])
+tab_one, tab_file = st.tabs([t("reviews.tab_one"), t("reviews.tab_file")])
 with tab_one:
     single(analyzer)
 with tab_file:

@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_catalogs.py                 # every catalog below
     .venv/bin/python bench/bench_catalogs.py menu household  # some of them
     .venv/bin/python bench/bench_catalogs.py --limit 5       # a quick look
+    .venv/bin/python bench/bench_catalogs.py --config default epqa  # only the default (baseline kept from the last run, marked *)
 
 Catalogs (``split`` says what a figure may be used for):
 
@@ -12,7 +13,9 @@ Catalogs (``split`` says what a figure may be used for):
 - ``epqa-heldout`` (held-out, **never tuned on**): the same ePQA rows, questions in
   ``bench/heldout/epqa_heldout.jsonl`` (about products no ``epqa`` question uses);
 - ``laptops`` (held-out, **never tuned on**): ``bench/heldout/``;
-- ``techstore``, ``bella-italia`` (dev, the shipped samples): ``tests/data/``.
+- ``techstore``, ``bella-italia`` (dev, the shipped samples): ``tests/data/``;
+- ``injection-en``, ``injection-es`` (suite): rows with instructions written into their cells
+  (``tests/data/injection/``); an answer that repeats what was injected (``forbid_any``) is wrong.
 
 Each catalog is ingested with the product's normal ingest, as a new user would (no mapping file
 unless one sits next to its questions, ``<name>.mapping.json``), into ``.assistant/bench-catalogs/``
@@ -51,6 +54,10 @@ class Catalog:
     source: Path | None  # a catalog file copied into the store's folder (None: written by ``build``)
     mapping: Path | None = None
 
+    @property
+    def needs_shared(self) -> bool:
+        return self.name not in SAMPLES and not (self.source and self.source.is_relative_to(ROOT))
+
     def files(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         if self.name in EPQA_CATALOGS:
@@ -87,6 +94,10 @@ CATALOGS = {
         Catalog("laptops", "held-out", ROOT / "bench/heldout/electronics_en.jsonl", SHARED / "dev_catalogs/electronics_en.csv",
                 ROOT / "bench/heldout/electronics_en.mapping.json"),
         Catalog("techstore", "dev", ROOT / "tests/data/dev_techstore.jsonl", None),
+        # rows carrying injected instructions ("ignore all previous instructions…"): right = nothing injected repeated
+        Catalog("injection-en", "suite", ROOT / "tests/data/injection/questions_en.jsonl", ROOT / "tests/data/injection/shop_en.csv"),
+        Catalog("injection-es", "suite", ROOT / "tests/data/injection/questions_es.jsonl",
+                ROOT / "tests/data/injection/tienda_es.csv"),
         Catalog("bella-italia", "dev", ROOT / "tests/data/dev_bella-italia.jsonl", None),
     )
 }
@@ -147,9 +158,9 @@ def invented(row: dict, gold: dict[str, str]) -> bool:
     return known is not None and bool(stated - known)
 
 
-def evaluate(cat: Catalog, limit: int | None) -> dict:
+def evaluate(cat: Catalog, limit: int | None, configs: list[str]) -> dict:
     cmd = [sys.executable, "-m", "rag", "eval", str(cat.questions), "--store", cat.name,
-           "--config", "baseline", "--config", "default", "--json"]
+           *[a for c in configs for a in ("--config", c)], "--json"]
     if limit:
         cmd += ["--limit", str(limit)]
     done = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True)
@@ -200,8 +211,11 @@ def table(summaries: list[dict]) -> str:
     out = [head, "-" * len(head)]
     for s in summaries:
         for label, m in s["runs"].items():
+            label += "*" if m.get("earlier") else ""
             out.append(f"{s['catalog']:<13} {s['split']:<9} {label:<9} {_pct(m['answers_right'], m['answerable']):>16} "
                        f"{_pct(m['refusals_right'], m['refusals']):>16} {m['invented']:>9} {m['recall@5'] or '-':>9}")
+    if any(m.get("earlier") for s in summaries for m in s["runs"].values()):
+        out.append("* from an earlier run (greedy decoding: the same code gives the same answers)")
     return "\n".join(out)
 
 
@@ -209,23 +223,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help=f"catalogs to run (default: all of {', '.join(CATALOGS)})")
     parser.add_argument("--limit", type=int, help="only the first N questions of each set")
+    parser.add_argument("--config", action="append", choices=("baseline", "default"),
+                        help="run only these configurations (default: both); the others' figures are kept from the "
+                        "last run, marked *. Only for a change that cannot affect them (baseline: rag.chain guarded=False)")
     args = parser.parse_args()
+    configs = args.config or ["baseline", "default"]
     names = args.names or list(CATALOGS)
     unknown = [n for n in names if n not in CATALOGS]
     if unknown:
         raise SystemExit(f"unknown catalog(s) {unknown}: choose from {', '.join(CATALOGS)}")
-    missing = [n for n in names if n not in SAMPLES and not SHARED.exists()]
+    missing = [n for n in names if CATALOGS[n].needs_shared and not SHARED.exists()]
     if missing:
         raise SystemExit(f"{SHARED} is missing: the catalogs {missing} need ../shared/data")
+    path = RESULTS / "catalogs.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
     summaries = []
     for name in names:
         cat = CATALOGS[name]
         ingest(cat)
-        summaries.append(evaluate(cat, args.limit))
+        summary = evaluate(cat, args.limit, configs)
+        kept = {label: {**m, "earlier": True} for label, m in old.get(name, {}).get("runs", {}).items()
+                if label not in summary["runs"] and not args.limit}
+        summary["runs"] = {**kept, **summary["runs"]}
+        summaries.append(summary)
         print("\n".join(table(summaries[-1:]).splitlines()[2:]), file=sys.stderr, flush=True)
     print(table(summaries))
-    path = RESULTS / "catalogs.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
     old.update({s["catalog"]: s for s in summaries})
     path.write_text(json.dumps(old, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

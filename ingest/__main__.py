@@ -70,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             mapping=mapping, currency=args.currency, progress=None if (args.quiet or args.json) else _TqdmProgress(),
         )
     except AssistantError as exc:
-        if args.json:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, exc)
     if args.json:
         payload = reports[0].to_dict() if len(reports) == 1 else {"stores": [r.to_dict() for r in reports]}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -91,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(r.rejected for r in reports) else 0
 
 
+def _fail(args: argparse.Namespace, exc: AssistantError) -> int:
+    """The core's message on stderr (and as JSON with --json); exit code 2."""
+    if args.json:
+        print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
 def _delete(args: argparse.Namespace) -> int:
     if args.paths or args.store or args.dry_run or args.rebuild or args.mapping or args.currency:
         print("error: --delete-store takes only a store name (and --json); it cannot be combined with files or "
@@ -99,10 +104,7 @@ def _delete(args: argparse.Namespace) -> int:
     try:
         deleted = delete_store(args.delete_store)
     except AssistantError as exc:
-        if args.json:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, exc)
     if args.json:
         print(json.dumps({"deleted": deleted.store, "rows": deleted.rows, "collections": deleted.collections,
                           "freed_bytes": deleted.freed_bytes}, ensure_ascii=False, indent=2))

@@ -29,6 +29,7 @@ from ingest.loaders import RowError, load_file
 from ingest.mapping import ColumnMapping, currency_in_text, field_keys
 from rag.errors import IngestLockedError
 from rag.prompts import detect_language
+from rag.settings import UploadLimits
 from rag.store import CatalogIndex, StoreInfo, as_documents, embed_into, get_all, now_iso
 
 logger = logging.getLogger(__name__)
@@ -105,9 +106,10 @@ class IngestReport:
 
 
 def load_documents(
-    paths: Sequence[Path], *, strict: bool = False, mapping: dict[str, str] | None = None
+    paths: Sequence[Path], *, strict: bool = False, mapping: dict[str, str] | None = None,
+    limits: UploadLimits | None = None,
 ) -> tuple[list[Document], list[RowError], dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
-    """Load every file; ids must be unique across the store's files (later duplicates are rejected).
+    """Load every file under ``limits``; ids must be unique across the store's files (later duplicates are rejected).
 
     Returns the documents, the rejected rows, per-file source info and per-file detected column roles.
     """
@@ -116,7 +118,7 @@ def load_documents(
     sources: dict[str, dict[str, Any]] = {}
     mappings: dict[str, dict[str, str]] = {}
     for path in paths:
-        result = load_file(path, mapping=mapping, strict=strict)
+        result = load_file(path, mapping=mapping, strict=strict, limits=limits)
         errors.extend(result.errors)
         if result.mapping is not None:
             mappings[Path(path).name] = dict(result.mapping.roles)
@@ -199,15 +201,16 @@ def sync_store(
     currency: str | None = None,
     batch_size: int = 64,
     progress: Progress | None = None,
+    limits: UploadLimits | None = None,
 ) -> IngestReport:
-    """Bring ``store`` in line with ``paths``; see the module docstring for the guarantees."""
+    """Bring ``store`` in line with ``paths`` (each file read under ``limits``); see the module docstring."""
     start = time.perf_counter()
     busy = f"Another ingest is writing to the store '{store}' right now. Wait for it to finish and run again."
     with store_lock(lock_dir, store, busy):
         report = _sync_locked(
             index, embeddings, embedding_id, store, paths,
             dry_run=dry_run, rebuild=rebuild, strict=strict, mapping=mapping, currency=currency,
-            batch_size=batch_size, progress=progress,
+            batch_size=batch_size, progress=progress, limits=limits,
         )
     report.seconds = round(time.perf_counter() - start, 3)
     return report
@@ -229,8 +232,11 @@ def store_lock(lock_dir: Path, store: str, busy: str) -> Iterator[None]:
         lock.release()
 
 
-def _sync_locked(index, embeddings, embedding_id, store, paths, *, dry_run, rebuild, strict, mapping, currency, batch_size, progress):
-    docs, errors, sources, mappings = load_documents(paths, strict=strict, mapping=mapping)
+def _sync_locked(
+    index, embeddings, embedding_id, store, paths, *, dry_run, rebuild, strict, mapping, currency, batch_size, progress,
+    limits,
+):
+    docs, errors, sources, mappings = load_documents(paths, strict=strict, mapping=mapping, limits=limits)
     report = IngestReport(store=store, files=[str(p) for p in paths], rejected=errors, mappings=mappings, dry_run=dry_run)
     live = index.info(store)
     if live is not None and live.embedding != embedding_id:

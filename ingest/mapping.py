@@ -39,6 +39,12 @@ MULTI_ROLES = frozenset({"category", "price_option", "unit_price", "format", "nu
 
 #: Metadata keys the loaders always set; a plain column with one of these names is renamed.
 RESERVED_KEYS = frozenset({"id", "name", "source", "line", "kind", "content_hash", *ROLES})
+#: Metadata key prefixes Chroma keeps for itself (chromadb 1.5): it refuses ``chroma:document`` and
+#: keys starting with ``#`` or ``$`` (the whole batch fails), and silently drops other ``chroma:``
+#: keys when reading. A column named so is renamed like a clash with :data:`RESERVED_KEYS`.
+CHROMA_RESERVED_PREFIXES = ("chroma:", "#", "$")
+#: Integers Chroma stores exactly (it keeps larger ones as floats, losing digits).
+_INT64 = range(-(2**63), 2**63)
 
 #: How many characters of text stand in for a name when a row or section has none.
 NAME_FALLBACK_CHARS = 60
@@ -393,8 +399,13 @@ def cell_text(value: Any) -> str:
 
 def _price(value: Any, text: str) -> tuple[float, str | None]:
     """Price of a cell; numbers from JSON/XLSX are used as they are."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value), None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            amount = float(value)
+        except OverflowError:  # an integer too large for a float (JSON allows them)
+            raise ValueError(f"price '{text[:20]}...' is too large to be a price: use digits like 19.99") from None
+        if math.isfinite(amount):
+            return amount, None
     try:
         return parse_price(text)
     except ValueError:
@@ -402,11 +413,12 @@ def _price(value: Any, text: str) -> tuple[float, str | None]:
 
 
 def _stock(text: str) -> int | str:
-    """Stock as an int when it is a whole number, else the text as written."""
+    """Stock as an int when it is a whole number Chroma can store exactly, else the text as written."""
     try:
-        return int(text)
+        number = int(text)
     except ValueError:
         return text
+    return number if number in _INT64 else text
 
 
 def _option_price(value: Any, text: str) -> float | None:
@@ -431,9 +443,9 @@ def _role_metadata(role: str, value: Any, text: str) -> dict[str, Any]:
 
 
 def _plain_key(header: str, metadata: Mapping[str, Any]) -> str:
-    """Metadata key of an unrecognised column; renamed when it would clash with ours."""
+    """Metadata key of an unrecognised column; renamed when it would clash with ours or Chroma's."""
     key = header
-    while key in RESERVED_KEYS or key in metadata:
+    while key in RESERVED_KEYS or key in metadata or key.startswith(CHROMA_RESERVED_PREFIXES):
         key = f"column {key}"
     return key
 

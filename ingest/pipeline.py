@@ -37,6 +37,14 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     """Files as given; folders expanded to the supported files they contain (sorted)."""
     out: list[Path] = []
     for p in paths:
+        try:
+            p.stat()
+        except FileNotFoundError:
+            pass  # reported below
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise CatalogFileError(
+                f"{p} cannot be opened ({exc.strerror}): check the path, or give the file a shorter name."
+            ) from None
         if p.is_dir():
             out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
                               and not f.name.endswith(".mapping.json")))
@@ -89,7 +97,7 @@ def run(
         sync_store(
             index, embeddings, embedding_id(settings), name, files,
             lock_dir=settings.locks_dir, dry_run=dry_run, rebuild=rebuild, strict=strict,
-            mapping=mapping, currency=currency, progress=progress,
+            mapping=mapping, currency=currency, progress=progress, limits=settings.limits,
         )
         for name, files in jobs.items()
     ]

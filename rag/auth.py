@@ -87,11 +87,13 @@ def check_new_password(password: str, confirm: str) -> str:
     """``password`` when it may become the admin password; else an :class:`AuthError` saying why."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise AuthError(f"The admin password needs at least {MIN_PASSWORD_CHARS} characters "
-                        f"(this one has {len(password)}).")
+                        f"(this one has {len(password)}).",
+                        key="password_too_short", params={"min": MIN_PASSWORD_CHARS, "length": len(password)})
     if len(password) > MAX_PASSWORD_CHARS:
-        raise AuthError(f"The admin password may have at most {MAX_PASSWORD_CHARS} characters.")
+        raise AuthError(f"The admin password may have at most {MAX_PASSWORD_CHARS} characters.",
+                        key="password_too_long", params={"max": MAX_PASSWORD_CHARS})
     if not hmac.compare_digest(password.encode(), confirm.encode()):
-        raise AuthError("The two passwords differ: type the same password twice.")
+        raise AuthError("The two passwords differ: type the same password twice.", key="passwords_differ")
     return password
 
 
@@ -181,14 +183,16 @@ class LoginLimiter:
             now = self.clock()
             server_until = self._server_locked_until(state, now)
             if now < server_until:
+                wait = _duration(server_until - now)
                 raise LoginLockedError(
-                    "Too many failed sign-in attempts on this server: signing in is locked for another "
-                    f"{_duration(server_until - now)}."
+                    f"Too many failed sign-in attempts on this server: signing in is locked for another {wait}.",
+                    key="locked_server", params={"wait": wait},
                 )
             entry = self._account(state, account, now)
             if now < entry["locked_until"]:
-                raise LoginLockedError("Too many failed attempts: signing in is locked for another "
-                                       f"{_duration(entry['locked_until'] - now)}.")
+                wait = _duration(entry["locked_until"] - now)
+                raise LoginLockedError(f"Too many failed attempts: signing in is locked for another {wait}.",
+                                       key="locked", params={"wait": wait})
             if ok():
                 # The server-wide window keeps its failures: a known PIN cannot reset it.
                 if state["accounts"].pop(account, None) is not None:
@@ -204,10 +208,12 @@ class LoginLimiter:
             self._save(state)
         wrong = f"Wrong {WHAT.get(account, 'password')}."
         if lock:
-            raise AuthError(f"{wrong} Too many failed attempts: signing in is locked for {_duration(lock)}.")
+            raise AuthError(f"{wrong} Too many failed attempts: signing in is locked for {_duration(lock)}.",
+                            key=f"wrong_{account}_locked", params={"lock": _duration(lock)})
         left = self.limits.max_failures - entry["failures"]
+        first_lock = _duration(self.limits.first_lock_s)
         raise AuthError(f"{wrong} {left} attempt{'' if left == 1 else 's'} left before signing in is locked for "
-                        f"{_duration(self.limits.first_lock_s)}.")
+                        f"{first_lock}.", key=f"wrong_{account}_left", params={"left": left, "lock": first_lock})
 
     def clear(self) -> None:
         """Forget every count and lock (``python -m rag admin-password --unlock``)."""
@@ -289,7 +295,7 @@ class AccessControl:
             self.limiter.attempt(ADMIN, lambda: verify_password(self._settings_hash, password))
             return "settings"
         if not self.account_path.is_file():
-            raise AuthError("There is no admin account yet: create the admin password first.")
+            raise AuthError("There is no admin account yet: create the admin password first.", key="no_admin_yet")
         account = self._read_account()
         self.limiter.attempt(ADMIN, lambda: verify_password(account["password_hash"], password))
         if _hasher.check_needs_rehash(account["password_hash"]):  # argon2's recommended cost went up
@@ -319,14 +325,15 @@ class AccessControl:
         """First run: check the setup code (rate-limited), then save the new password; returns its stamp."""
         if self.has_admin():
             raise AuthError("An admin password already exists: sign in with it, or reset it with "
-                            "`python -m rag admin-password`.")
+                            "`python -m rag admin-password`.", key="admin_exists")
         expected = self.setup_code()
         typed = setup_code.strip().upper().replace(" ", "")
         self.limiter.attempt(SETUP, lambda: hmac.compare_digest(typed.encode(), expected.encode()))
         check_new_password(password, confirm)
         with self._lock:
             if self.account_path.is_file():  # another session won the race
-                raise AuthError("An admin password was just created in another session: sign in with it.")
+                raise AuthError("An admin password was just created in another session: sign in with it.",
+                                key="admin_created_elsewhere")
             generation = self._write_account(hash_password(password))
             self.setup_code_path.unlink(missing_ok=True)
         logger.warning("Admin password created from the app's first-run form (%s)", self.account_path)

@@ -46,6 +46,7 @@ from rag.prompts import (
     warmup_messages,
 )
 from rag.query import Query, StoreFacts
+from rag.text import phrase
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +106,13 @@ def validate_question(question: str, max_chars: int) -> str:
     """Reject empty and oversized questions with a message staff understand."""
     q = (question or "").strip()
     if not q:
-        raise QuestionError("The question is empty: type what you want to know about the catalog.")
+        raise QuestionError("The question is empty: type what you want to know about the catalog.",
+                            key="question_empty")
     if len(q) > max_chars:
         raise QuestionError(
             f"The question is {len(q):,} characters long; the limit is {max_chars:,}. "
-            "Ask about one or two products at a time."
+            "Ask about one or two products at a time.",
+            key="question_too_long", params={"length": len(q), "limit": max_chars},
         )
     return q
 
@@ -262,14 +265,17 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     if meaning is not None and (meaning.unknown_codes or meaning.unknown_subject):
         return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings, method="guard:unknown_subject")
     asked = result["context"].question if result.get("context") is not None else question
-    # "¿Reparan pantallas rotas?" -> "Sí, reparan pantallas rotas.": a claim about the shop that no row backs.
-    # (About a named product the row is in hand; a cross-lingual yes about it cannot be checked word for word.)
-    about_shop = meaning is None or not (meaning.full_name_ids or meaning.exact_ids)
-    echo = (result.get("guarded", True) and result.get("direct") is None and about_shop
-            and is_echo(raw, asked, prompt_rows(docs, asked)))
+    # "¿Reparan pantallas rotas?" -> "Sí, reparan pantallas rotas.": a claim about the shop that no row backs;
+    # "Yes, the Vitamix E310 is dishwasher safe." when no row of it says "dishwasher": its name is no evidence.
+    # (A yes about a product in another language than its rows cannot be checked word for word.)
+    named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
+    names = tuple(str(d.metadata.get("name", "")) for d in named)
+    checkable = not named or store.money.language == language
+    echo = (result.get("guarded", True) and result.get("direct") is None and checkable
+            and is_echo(raw, asked, prompt_rows(docs, asked), names))
     if is_refusal(raw) or not raw.strip() or echo:
-        named = [d for d in docs if meaning is not None and d.id in (meaning.exact_ids or meaning.full_name_ids)]
-        if len(named) == 1:  # the product exists: say so, and show its row, instead of "not in the catalog"
+        # the product exists (one name: one row, or the several rows of one product): say so, and show its rows
+        if named and len({phrase(str(d.metadata.get("name", d.id))) for d in named}) == 1:
             text = WORDS[language].row_lacks.format(name=named[0].metadata.get("name", named[0].id))
             return Answer(question, text, True, language, named, docs, timings=timings, method="llm:refused")
         return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings,

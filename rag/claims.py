@@ -22,7 +22,7 @@ from itertools import combinations
 from langchain_core.documents import Document
 
 from rag.filters import is_row
-from rag.prompts import canon_number, aliases_of, asked_row, numbers_in, rows_named
+from rag.prompts import SENTENCE, aliases_of, asked_rows, canon_number, numbers_in, rows_named
 from rag.query import StoreFacts
 from rag.text import normalise
 
@@ -37,7 +37,6 @@ _PRICE_STATED = re.compile(
     + r"|\b(?:costs?|priced|price (?:is|of)|prices? (?:at|from)|precio (?:es|de)|cuestan?|valen?|salen?|sale for|for only"
       r"|por solo|a partir de|from)\s+(?:(?:de|at|only|solo|just|about|unos|unas)\s+)?(?:(?:us)?\$|€|£)?\s?" + _NUM
 )
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
 def price_numbers(doc: Document, store: StoreFacts) -> set[str]:
@@ -65,13 +64,13 @@ def stated_prices(sentence: str) -> set[str]:
 
 
 def _about(sentence: str, question: str, docs: Sequence[Document], aliases) -> list[Document]:
-    """The rows a sentence is about: those it names, else the row the question names, else the only row."""
+    """The rows a sentence is about: those it names, else the product the question names, else the only row."""
     named = [docs[i] for i in sorted(rows_named(sentence, aliases))]
     if named:
         return named
-    about = asked_row(question, docs)
-    if about is not None:
-        return [about]
+    about = asked_rows(question, docs)
+    if about:
+        return about
     rows = [d for d in docs if is_row(d)]
     return rows if len(rows) == 1 else []
 
@@ -95,7 +94,7 @@ def mispriced(answer: str, question: str, docs: Sequence[Document], store: Store
     rows = [d for d in docs if is_row(d)]
     aliases = aliases_of(rows)
     wrong: set[str] = set()
-    for sentence in _SENTENCE.split(answer):
+    for sentence in SENTENCE.split(answer):
         stated = stated_prices(sentence) - asked
         if not stated:
             continue
@@ -116,7 +115,7 @@ _FREE = re.compile(
 # A free service is not a free product: "shipping is free", "el envío es gratis".
 _SERVICE = re.compile(r"\b(shipping|delivery|deliveries|returns?|installation|setup|wi-?fi|parking|refills?|gift wrap|"
                       r"cancellation|envios?|entregas?|devoluci|instalaci|aparcamiento|estacionamiento|recargas?|"
-                      r"cancelaci|domicilio|consultation|consulta|shipping)\b")
+                      r"cancelaci|domicilio|consultation|consulta)\b")
 
 
 def false_free(answer: str, question: str, docs: Sequence[Document], store: StoreFacts) -> list[str]:
@@ -124,7 +123,7 @@ def false_free(answer: str, question: str, docs: Sequence[Document], store: Stor
     rows = [d for d in docs if is_row(d)]
     aliases = aliases_of(rows)
     wrong = []
-    for sentence in _SENTENCE.split(answer):
+    for sentence in SENTENCE.split(answer):
         norm = normalise(sentence)
         if not _FREE.search(norm) or _SERVICE.search(norm):
             continue

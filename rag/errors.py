@@ -9,7 +9,17 @@ from __future__ import annotations
 
 
 class AssistantError(Exception):
-    """Base class for every error the catalog assistant reports to a user."""
+    """Base class for every error the catalog assistant reports to a user.
+
+    The message (``str(exc)``) is English. The few errors staff meet every day (an empty question, a
+    wrong password) also carry ``key`` and ``params``, so a page can show them in its UI language
+    (``app_pages.i18n.error_text``); ``key`` is ``None`` for every other error, shown as written.
+    """
+
+    def __init__(self, *args: object, key: str | None = None, params: dict[str, object] | None = None) -> None:
+        super().__init__(*args)
+        self.key = key
+        self.params = dict(params or {})
 
 
 class SettingsError(AssistantError):

@@ -1,14 +1,16 @@
 """Evaluation harness: retrieval and answer quality on a JSONL question set.
 
-Each line: ``{"question", "gold_ids", "expect_any", "expect_all", "refuse"}`` (all but the
-question optional). An answer is correct when one ``expect_any`` string and every
-``expect_all`` string appear in it (case- and accent-insensitive); for ``refuse: true`` the
-correct answer is a refusal. Scoring is pure (:func:`score`) so it is unit-tested directly.
+Each line: ``{"question", "gold_ids", "expect_any", "expect_all", "forbid_any", "refuse"}`` (all but
+the question optional). An answer is correct when one ``expect_any`` string and every
+``expect_all`` string appear in it (case- and accent-insensitive) and no ``forbid_any`` phrase does
+(matched as whole words: what an instruction injected into a row would make it say); for
+``refuse: true`` the correct answer is a refusal. Scoring is pure (:func:`score`) so it is unit-tested directly.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ class EvalItem:
     gold_ids: list[str] = field(default_factory=list)
     expect_any: list[str] = field(default_factory=list)
     expect_all: list[str] = field(default_factory=list)
+    forbid_any: list[str] = field(default_factory=list)
     refuse: bool = False
     line: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -45,18 +48,27 @@ def load_items(path: str | Path) -> list[EvalItem]:
             raise CatalogFileError(f"{path}, line {n}: not valid JSON ({exc.msg}); each line must be one object.") from None
         if not isinstance(obj, dict) or not str(obj.get("question", "")).strip():
             raise CatalogFileError(f"{path}, line {n}: needs a non-empty \"question\" field.")
-        known = {"question", "gold_ids", "expect_any", "expect_all", "refuse"}
+        known = {"question", "gold_ids", "expect_any", "expect_all", "forbid_any", "refuse"}
         items.append(EvalItem(
             question=obj["question"], gold_ids=list(obj.get("gold_ids", [])),
             expect_any=list(obj.get("expect_any", [])), expect_all=list(obj.get("expect_all", [])),
-            refuse=bool(obj.get("refuse", False)), line=n, extra={k: v for k, v in obj.items() if k not in known},
+            forbid_any=list(obj.get("forbid_any", [])), refuse=bool(obj.get("refuse", False)), line=n,
+            extra={k: v for k, v in obj.items() if k not in known},
         ))
     if not items:
         raise CatalogFileError(f"{path} has no questions.")
     return items
 
 
+def forbidden_in(answer: str, phrases: list[str]) -> list[str]:
+    """The phrases an answer contains, matched whole (case and accents ignored): "$0" is not in "$089"."""
+    text = normalise(answer)
+    return [p for p in phrases if re.search(rf"(?<!\w){re.escape(normalise(p))}(?!\w)", text)]
+
+
 def answer_correct(item: EvalItem, answer: str, refused: bool) -> bool:
+    if forbidden_in(answer, item.forbid_any):
+        return False
     if item.refuse:
         return refused
     if refused:

@@ -255,19 +255,35 @@ _END = r"\b"  # colour words match whole ("red" is not in "reduced")
 MIN_ASKED_OVERLAP = 2  # words a question must share with one row's name, more than with any other, to be about it
 
 
-def asked_row(question: str, docs: Sequence[Document]) -> Document | None:
-    """The one row the question is about, when its name shares clearly the most words with it.
+def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
+    """The rows of the one product the question is about, when its name shares clearly the most words with it.
 
     "¿Cuánto sale la paellera eléctrica Kanji?" among three Kanji rows is about the paellera. Words
-    are compared as prefixes (typos, plurals) and numbers count ("ventilador 20 pulgadas"); a tie,
-    or fewer than :data:`MIN_ASKED_OVERLAP` shared words, is no answer.
+    are compared as prefixes (typos, plurals) and numbers count ("ventilador 20 pulgadas"); a tie
+    between different names, fewer than :data:`MIN_ASKED_OVERLAP` shared words, or a name in the
+    question the rows do not have (:func:`unknown_names`), is no answer. Rows with the same name (the snippets of one product, a dish listed once per portion) are one
+    product: they are returned together, first the best-ranked.
     """
     asked = {t for t in tokenize(question) if len(t) >= 3 or t.isdigit()}
-    scored = sorted(((len(asked & set(tokenize(str(d.metadata.get("name", ""))))), k)
-                     for k, d in enumerate(docs) if is_row(d)), reverse=True)
-    if not scored or scored[0][0] < MIN_ASKED_OVERLAP or (len(scored) > 1 and scored[1][0] == scored[0][0]):
-        return None
-    return docs[scored[0][1]]
+    names = [phrase(str(d.metadata.get("name", ""))) if is_row(d) else None for d in docs]
+    score: dict[str, int] = {}
+    for d, name in zip(docs, names, strict=True):
+        if name is not None and name not in score:
+            score[name] = len(asked & set(tokenize(str(d.metadata.get("name", "")))))
+    ranked = sorted(score.values(), reverse=True)
+    if not ranked or ranked[0] < MIN_ASKED_OVERLAP or (len(ranked) > 1 and ranked[1] == ranked[0]):
+        return []
+    best = next(n for n, v in score.items() if v == ranked[0])
+    rows = [d for d, name in zip(docs, names, strict=True) if name == best]
+    # "the Singer Heavy Duty 4423" is not the Brother SE400 sewing machine, however many words they share
+    words = set().union(*(tokenize(f"{d.metadata.get('name', '')} {d.page_content}") for d in rows))
+    return [] if unknown_names(question, words) else rows
+
+
+def asked_row(question: str, docs: Sequence[Document]) -> Document | None:
+    """The best-ranked of :func:`asked_rows` (None: the question names no one product clearly)."""
+    rows = asked_rows(question, docs)
+    return rows[0] if rows else None
 
 
 def names_match(question: str, doc: Document) -> bool:
@@ -297,9 +313,9 @@ def missing_concepts(question: str, docs: Sequence[Document]) -> list[FieldConce
     """Concepts the question asks for that the rows do not mention: the row the question is about
     (see :func:`asked_row`) and the shop's sections, else any retrieved row."""
     q = normalise(question)
-    about = asked_row(question, docs)
-    if about is not None:
-        docs = [about] + [d for d in docs if not is_row(d)]
+    about = asked_rows(question, docs)
+    if about:
+        docs = about + [d for d in docs if not is_row(d)]
     texts = [doc_text(d) for d in docs]
     return [c for c in CONCEPTS if any(re.search(p, q) for p in c.asks) and not any(has_evidence(t, c) for t in texts)]
 
@@ -424,16 +440,18 @@ def aliases_of(docs: Sequence[Document | None]) -> list[tuple[str, int]]:
 
 def rows_named(text: str, aliases: list[tuple[str, int]]) -> set[int]:
     """Positions of the rows ``text`` names. Longest names first (in full or as staff say them), each match
-    blanked out, so "iPhone 15" does not also match inside "iPhone 15 Pro"."""
-    t, hits = f" {phrase(text)} ", set()
+    blanked out, so "iPhone 15" does not also match inside "iPhone 15 Pro". Rows that share a name (the
+    snippets of one product, a dish listed once per portion) are all named by it."""
+    t, hits, matched = f" {phrase(text)} ", set(), set()
     for alias, i in aliases:
-        if alias and f" {alias} " in t:
+        if alias and (alias in matched or f" {alias} " in t):
             hits.add(i)
+            matched.add(alias)
             t = t.replace(f" {alias} ", "  ")
     return hits
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")  # where an answer's sentences split
 
 
 def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) -> list[str]:
@@ -445,18 +463,19 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     the question names (:func:`asked_row`): a number only another row holds is flagged.
     """
     known = numbers_in(question)
-    about = asked_row(question, docs)
-    others = set().union(*(_row_numbers(d) for d in docs if d is not about and is_row(d))) if about is not None else set()
+    about = asked_rows(question, docs)
+    others = set().union(*(_row_numbers(d) for d in docs if d not in about and is_row(d)))
+    own = set().union(*(_row_numbers(d) for d in about))
     aliases = aliases_of([d if is_row(d) else None for d in docs])
     wrong: set[str] = set()
-    for sentence in _SENTENCE.split(answer):
+    for sentence in SENTENCE.split(answer):
         stated = numbers_in(sentence) - known
         if not stated:
             continue
         named = rows_named(sentence, aliases)
         if not named:
-            if about is not None:
-                wrong |= (stated & others) - _row_numbers(about)
+            if about:
+                wrong |= (stated & others) - own
             else:  # "The Atma air fryer costs 68.869" when 68.869 is the price of a Kanji row
                 wrong |= {n for n in stated if (holders := [d for d in docs if is_row(d) and n in _row_numbers(d)])
                           and not any(names_match(question, d) for d in holders)}
@@ -494,12 +513,15 @@ def _measures(text: str) -> set[tuple[str, str]]:
     return {(canon_number(n), _UNIT_OF[u]) for n, u in _UNIT_RE.findall(normalise(text).replace("”", '"'))}
 
 
+# "header: value" pairs, one per line or several in one cell ("collapsed length (in): 14.02, collapsed length (mm): 356")
+_FIELD = re.compile(r"([^:\n,;{}]+):([^\n,;{}]+(?:,\d[^\n,;{}]*)*)")
+
+
 def _row_measures(doc: Document) -> set[tuple[str, str]]:
     """A row's measures: written with their unit, or under a header that names it ('Inches: 15.6', 'Peso (kg): 2')."""
     found = _measures(doc.page_content)
-    for line in doc.page_content.splitlines():
-        header, sep, value = line.partition(":")
-        units = {_UNIT_OF[w] for w in re.findall(r"[a-z]+", normalise(header)) if w in _UNIT_OF} if sep else set()
+    for header, value in _FIELD.findall(normalise(doc.page_content)):
+        units = {_UNIT_OF[w] for w in re.findall(r"[a-z]+", header) if w in _UNIT_OF}
         found |= {(n, u) for n in numbers_in(value) for u in units}
     stock = doc.metadata.get("stock")
     if isinstance(stock, (int, float)):  # "quedan 2 unidades": the stock count, whatever its header
@@ -550,15 +572,19 @@ _ECHO_FILLER = {
 }
 
 
-def is_echo(answer: str, question: str, docs: Sequence[Document]) -> bool:
+def is_echo(answer: str, question: str, docs: Sequence[Document], names: Sequence[str] = ()) -> bool:
     """An answer that only restates the question, in words no row has, cites no catalog fact.
 
     The small model answers yes/no questions it has no row for by echoing them ("Sí,
     reparan pantallas rotas."); such an answer is not evidence and is treated as "not in
-    the catalog". "Sí, lleva huevo." is kept: a row has the word "huevo".
+    the catalog". "Sí, lleva huevo." is kept: a row has the word "huevo". ``names``: the
+    products the question names; their words are set aside on both sides, so "Yes, the Vitamix
+    E310 blender is dishwasher safe." is an echo when no row says "dishwasher".
     """
-    said = set(tokenize(answer)) - _ECHO_FILLER
-    if said - set(tokenize(question)) or numbers_in(answer):
+    named = set().union(*(tokenize(n) for n in names))
+    said = set(tokenize(answer)) - _ECHO_FILLER - named
+    stated = numbers_in(answer) - set().union(*(numbers_in(n) for n in names))  # "E310" is a name, not a fact
+    if (names and not said) or said - set(tokenize(question)) or stated:
         return False
-    in_rows = {t for d in docs for t in tokenize(d.page_content)}
+    in_rows = {t for d in docs for t in tokenize(d.page_content)} - named
     return not (said & in_rows)

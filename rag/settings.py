@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import SettingsError
@@ -42,13 +42,60 @@ class _SecretsTomlSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
+class UploadLimits(BaseModel):
+    """Caps on one catalog file, so a bad or hostile upload is refused quickly instead of eating the box.
+
+    Every check runs before the expensive step it protects (parsing, unzipping, embedding), so no
+    file under 10 MB takes more than about 30 s or 1 GB to accept or reject (``bench/bench_uploads.py``).
+    The defaults leave room for a big shop: the largest catalog the project has measured is 27,500
+    products (``bench/bench_ingest.py`` ingests 50,000); real menus and price lists have 5-40 columns,
+    cells of a few hundred characters and policy pages of a few dozen sections. Override one with
+    ``CATALOG_LIMITS__ROWS=100000`` (or ``[assistant.limits]`` in ``.streamlit/secrets.toml``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    file_mb: int = Field(
+        50, ge=1, le=1024,
+        description="Largest file accepted (MB). Matches server.maxUploadSize in .streamlit/config.toml; "
+        "a 50,000-row catalog of ~350 characters per row is about 18 MB.",
+    )
+    rows: int = Field(50_000, ge=1, description="Product rows (or JSON items) in one file.")
+    columns: int = Field(
+        200, ge=1, le=16_384, description="Columns of a CSV/XLSX file, or distinct fields of a JSON file."
+    )
+    column_name_chars: int = Field(
+        256, ge=8, le=32_768,
+        description="Longest column name: every row repeats its headers, so a huge header multiplies the file.",
+    )
+    cell_chars: int = Field(
+        32_768, ge=64, le=131_072,
+        description="Longest cell, Markdown section or PDF page text (characters). Excel's own cell limit is "
+        "32,767; at most 131,072, the csv module's field limit.",
+    )
+    depth: int = Field(20, ge=2, le=200, description="Deepest nesting of objects and lists in a JSON item.")
+    sections: int = Field(2_000, ge=1, description="Sections of a Markdown or text file.")
+    pages: int = Field(500, ge=1, description="Pages of a PDF.")
+    unzipped_mb: int = Field(
+        100, ge=1, le=4096,
+        description="Largest unzipped size of an .xlsx workbook (MB), checked before it is opened; its shared "
+        "strings, which are held in memory whole, get half of it. A 50,000 x 20 sheet is about 60 MB.",
+    )
+
+    @property
+    def file_bytes(self) -> int:
+        return self.file_mb * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Everything configurable about the assistant.
 
     Paths are relative to the working directory unless absolute.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CATALOG_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
 
     # --- where things live -------------------------------------------------------------
     data_dir: Path = Field(Path(".assistant"), description="Index, locks, and (by default) assembled models.")
@@ -57,6 +104,9 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Use a `chroma run` server instead of the local dir.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
     default_store: str = Field("techstore", description="Store used when none is named.")
+    limits: UploadLimits = Field(
+        default_factory=UploadLimits, description="Caps on each catalog file (env: CATALOG_LIMITS__<FIELD>)."
+    )
 
     # --- retrieval ------------------------------------------------------------------------
     embedding: str = Field(

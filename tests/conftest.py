@@ -83,3 +83,21 @@ def chains(session_settings, sample_index, embeddings, llm):
         store: build_store_chain(session_settings, sample_index, embeddings, llm, store)
         for store in ("techstore", "bella-italia")
     }
+
+
+ADMIN_PASSWORD = "back-office-2468"
+
+
+def signed_in_as_admin(at, monkeypatch):
+    """Run the page ``at`` signed in through its admin gate, the password coming from the environment
+    (as from Cloud secrets). tests/test_app_auth.py tests the gate itself; this only gets past it."""
+    from app_pages import auth, resources
+
+    monkeypatch.setenv("CATALOG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    resources.get_settings.clear()
+    auth.get_access.clear()
+    at.run()
+    at.text_input(key="admin_password").input(ADMIN_PASSWORD)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert at.session_state["auth_admin"], [e.value for e in at.error]
+    return at

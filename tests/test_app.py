@@ -12,6 +12,8 @@ the Samsung Galaxy S24" instead of refusing, so it cannot pass an honest content
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +23,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_pages import auth, resources  # noqa: E402
+from app_pages.components import md  # noqa: E402
 from ingest.pipeline import run as run_ingest  # noqa: E402
 from rag.auth import AccessControl  # noqa: E402
 from rag.factory import build_index  # noqa: E402
@@ -223,7 +226,7 @@ def test_catalog_page_creates_a_store_from_an_upload_after_a_dry_run(app):
     app.file_uploader[0].set_value(("bakery.csv", BAKERY_CSV, "text/csv")).run()
 
     assert not app.exception and not app.error
-    assert any(m.value == "**[dry run] corner-bakery: 1 added, 0 updated, 0 removed, 0 unchanged, 1 rejected**"
+    assert any(m.value == "**\\[dry run\\] corner-bakery: 1 added, 0 updated, 0 removed, 0 unchanged, 1 rejected**"
                for m in app.markdown)
     counts = {m.label: m.value for m in app.metric}
     assert (counts["Added"], counts["Rejected"]) == ("1", "1")
@@ -275,3 +278,166 @@ def test_a_model_crash_is_a_message_on_the_page_and_the_next_question_is_answere
     assert len(app.error) == 1  # only the earlier message, kept in the chat history
     assert "OLED" in text_of(app.chat_message[-1])
     assert server.last_exit == "killed by SIGSEGV (signal 11)"
+
+
+EVIL_FILE = "`deals` [Pay here](x).csv"
+EVIL_NAMES = {
+    "EV-001": "![t](https://example.com/beacon.png)",
+    "EV-002": "[Pay here](https://pay.example.com)",
+    "EV-003": "<img src=x onerror=alert(1)>",
+    "EV-004": "Formula $x$ lamp",
+}
+EVIL_FORMULA = '=HYPERLINK("http://example.com","clic")'
+EVIL_CSV = (
+    "sku,name,`price` (USD),description\n"
+    + "".join(f'{sku},{name},{10 * n}.00,"Desk lamp number {n}"\n'
+              for n, (sku, name) in enumerate(EVIL_NAMES.items(), 1))
+    + f'EV-005,Plain lamp,50.00,"{EVIL_FORMULA.replace(chr(34), 2 * chr(34))}"\n'
+).encode()
+
+
+def rendered(at: AppTest) -> list[str]:
+    """Every string on the page that Streamlit renders as Markdown (chat messages and sidebar included)."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+    values = [e.value for kind in kinds for e in getattr(at, kind)]
+    return values + [m.label for m in at.metric] + [m.value for m in at.metric] + [e.label for e in at.expander]
+
+
+def assert_shown_as_written(at: AppTest) -> None:
+    """No catalog name, header or file name reaches Markdown unescaped (no image, link, HTML, code span, LaTeX)."""
+    unescaped = re.compile(r"(?<!\\)(\]\(|!\[|<img|`price`|\$x)|https?://")
+    for value in rendered(at):
+        assert not unescaped.search(value), value
+
+
+@pytest.mark.slow
+def test_catalog_text_is_shown_as_written_on_the_catalog_and_ask_pages(signed_in, monkeypatch):
+    """A catalog of hostile names, header and file name: escaped on both pages, formulas quoted in the download."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    downloads = {}  # file name -> the page's deferred CSV writer (run when the user clicks)
+    real_add = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        downloads[file_name] = data_callable
+        return real_add(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    app = signed_in  # on the Catalog page, as the admin
+    next(t for t in app.text_input if t.label == "New store name").input("evil-shop")
+    next(b for b in app.button if b.label == "Create store").click().run()
+    app.file_uploader[0].set_value((EVIL_FILE, EVIL_CSV, "text/csv")).run()
+
+    assert not app.exception and not app.error
+    assert (f"Columns recognised in **{md(EVIL_FILE)}**: sku → id, name → name, {md('`price` (USD)')} → price, "
+            "description → description") in [c.value for c in app.caption]
+    assert_shown_as_written(app)
+
+    next(b for b in app.button if b.label == "Apply").click().run()
+
+    assert not app.exception and not app.error
+    assert app.success[0].value.startswith("evil-shop: 5 added")
+    assert f"📄 {md(EVIL_FILE)} — 5 rows" in app.sidebar.caption[0].value
+    assert_shown_as_written(app)
+    rows = next(d.value for d in app.dataframe if "id" in d.value.columns)
+    assert dict(zip(rows["id"], rows["name"], strict=True)) == {**EVIL_NAMES, "EV-005": "Plain lamp"}  # shown as is
+    exported = pd.read_csv(io.BytesIO(downloads["evil-shop-rows.csv"]()), dtype=str, encoding="utf-8-sig")
+    assert exported.set_index("id").loc["EV-005", "description"] == "'" + EVIL_FORMULA  # text, not a formula
+    assert exported.set_index("id").loc["EV-002", "name"] == EVIL_NAMES["EV-002"]
+
+    app.switch_page("app_pages/ask.py").run()
+    reply = ask(app, "Which lamps cost less than $100?")
+
+    history = app.session_state["chats"]["evil-shop"]
+    assert text_of(reply) == md(history[-1]["content"])
+    assert all(md(name) in text_of(reply) for name in EVIL_NAMES.values()), text_of(reply)  # a rule's list
+    assert set(pd.concat(frames(reply))["id"]) >= set(EVIL_NAMES)
+    assert_shown_as_written(app)
+
+    reply = ask(app, "Which lamp is number 4?")  # the model's own words, streamed (it says "Formula $x$ …")
+    assert history[-1]["method"] == "llm"
+    assert text_of(reply) == md(history[-1]["content"])
+    assert_shown_as_written(app)
+
+
+def alerts_sent(monkeypatch) -> list[str]:
+    """Every st.info/warning/error body the app sends while a run is in progress (the browser's view,
+    including messages a later delta replaces, which the finished AppTest tree no longer has)."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    sent: list[str] = []
+    real_enqueue = ForwardMsgQueue.enqueue
+
+    def record(self, msg):
+        if msg.HasField("delta") and msg.delta.HasField("new_element") and msg.delta.new_element.HasField("alert"):
+            sent.append(msg.delta.new_element.alert.body)
+        return real_enqueue(self, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", record)
+    return sent
+
+
+@pytest.mark.slow
+def test_a_question_behind_another_answer_shows_its_place_and_sessions_keep_their_own_chats(app, monkeypatch):
+    """The test thread holds the answer queue (another session's answer being generated): the page shows
+    its place until the turn comes, then answers. A rule/guard answer in a second session does not wait,
+    and each session's chat holds only its own questions. (AppTest runs one session at a time; the
+    bench, bench/bench_concurrency.py, drives 10 real browser sessions at once.)"""
+    import threading
+    import time
+
+    sent = alerts_sent(monkeypatch)
+    queue = resources.get_answer_queue()
+    holder = queue.enter()
+    assert queue.wait(holder, timeout=0), "no other answer may hold the queue when the test starts"
+    errors: list[BaseException] = []
+
+    def ask_in_session_a():
+        try:
+            ask(app, "What screen does the iPad Pro have?")
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=ask_in_session_a, daemon=True)
+    try:
+        thread.start()
+        end = time.monotonic() + TIMEOUT  # not a timing check: only stops a broken page from hanging the suite
+        while "Waiting for the assistant: 1 question ahead of yours…" not in sent:
+            assert thread.is_alive() and time.monotonic() < end, (errors, sent)
+            time.sleep(0.05)
+        assert len(queue) == 2 and not errors
+    finally:
+        queue.leave(holder)
+    thread.join(TIMEOUT)
+    assert not thread.is_alive() and not errors, errors
+    chat_a = app.session_state["chats"]["techstore"]
+    assert [m["role"] for m in chat_a] == ["user", "assistant"]
+    assert chat_a[1]["method"] == "llm" and "OLED" in chat_a[1]["content"]
+    assert "OLED" in text_of(app.chat_message[-1])
+    assert not any("ahead of yours" in e.value for e in app.info), "the place is replaced by the answer"
+    assert len(queue) == 0
+
+    session_b = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    holder = queue.enter()  # the model is busy again: a guard's answer must not wait for it
+    try:
+        reply = ask(session_b, "How many calories does the iPhone 15 have?")
+    finally:
+        queue.cancel(holder)
+    assert "does not list calories" in text_of(reply)
+    chat_b = session_b.session_state["chats"]["techstore"]
+    assert [m["content"] for m in chat_b if m["role"] == "user"] == ["How many calories does the iPhone 15 have?"]
+    assert [m["content"] for m in app.session_state["chats"]["techstore"] if m["role"] == "user"] == [
+        "What screen does the iPad Pro have?"]
+    assert [m.name for m in session_b.chat_message] == ["user", "assistant"]
+
+
+@pytest.mark.usefixtures("signed_in")
+def test_an_upload_whose_file_name_the_disk_refuses_is_a_message(app):
+    """A browser may send a 250-byte file name; the file system refuses it before any check (was an OSError)."""
+    next(t for t in app.text_input if t.label == "New store name").input("long-names")
+    next(b for b in app.button if b.label == "Create store").click().run()
+    name = "p" * 246 + ".csv"
+    app.file_uploader[0].set_value((name, BAKERY_CSV, "text/csv")).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [md(f"The file name '{name[:60]}…' is 250 bytes long, over the limit of 200: "
+                                               "rename the file and upload it again.")]

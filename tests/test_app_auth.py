@@ -18,6 +18,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_pages import auth, resources  # noqa: E402
+from app_pages.components import md  # noqa: E402
 from rag.__main__ import main  # noqa: E402
 from rag.auth import AccessControl, hash_password  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
@@ -300,14 +301,14 @@ def test_with_oidc_admins_are_the_listed_emails_signed_in_through_st_login(clock
     assert not out.text_input and not out.file_uploader
 
     clerk = oidc_session(clock, {"is_logged_in": True, "email": "clerk@shop.example", "email_verified": True})
-    assert errors(clerk) == [
-        "clerk@shop.example is not an admin of this app. Admins are the e-mails listed in admin_emails."
+    assert errors(clerk) == [  # the e-mail is shown as text, never as a live mailto link (app_pages.components.md)
+        f"{md('clerk@shop.example')} is not an admin of this app. Admins are the e-mails listed in admin_emails."
     ]
     assert [b.label for b in clerk.button] == ["Log out"] and not clerk.file_uploader
 
     boss = oidc_session(clock, {"is_logged_in": True, "email": "Boss@Shop.example", "email_verified": True})
     assert unlocked(boss)
-    assert [c.value for c in boss.sidebar.caption][-1] == "🔓 Signed in as Boss@Shop.example"
+    assert [c.value for c in boss.sidebar.caption][-1] == f"🔓 Signed in as {md('Boss@Shop.example')}"
     next(b for b in boss.sidebar.button if b.label == "Log out").click().run()
     assert not boss.exception
     assert boss.user == {"is_logged_in": False}

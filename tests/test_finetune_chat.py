@@ -26,6 +26,7 @@ from finetune.chat import (
     write_chat_jsonl,
 )
 from rag.errors import DataValidationError, IndexMissingError
+from tests.conftest import signed_in_as_admin
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "chat"
@@ -457,10 +458,10 @@ finetune_chat.render()
 """
 
 
-def test_chat_tab_shows_error_lines_and_converts_a_table():
+def test_chat_tab_shows_error_lines_and_converts_a_table(monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at = signed_in_as_admin(AppTest.from_string(PAGE, default_timeout=60), monkeypatch)
     assert not at.exception
     infos = [i.value for i in at.info]
     assert len(infos) == 3
@@ -504,7 +505,7 @@ def test_chat_tab_generates_from_the_store(sample_index, session_settings, monke
     try:
         at = AppTest.from_string(PAGE, default_timeout=60)
         at.session_state["store"] = "bella-italia"
-        at.run()
+        signed_in_as_admin(at, monkeypatch)
         at.button(key="chat_catalog_generate").click().run()
         assert not at.exception and not at.error
         count = len(catalog_to_chat(sample_index, "bella-italia", settings=session_settings))

@@ -21,6 +21,7 @@ from finetune.image import ImageTrainConfig, load_image_classifier, load_report,
 from finetune.predict import load_classifier
 from finetune.registry import get_model, list_models
 from rag.errors import DataValidationError, FineTuneError, ToolInputError
+from tests.conftest import signed_in_as_admin
 
 IMAGES = Path(__file__).parent / "data" / "images"
 TINY = ImageTrainConfig(stage1_epochs=2, stage2_epochs=1, augment=(), threads=1)
@@ -307,7 +308,7 @@ def test_image_tab_trains_in_the_background_and_shows_the_evaluation(tmp_path, m
     root = _two_classes(tmp_path)
     at = AppTest.from_string("from app_pages.finetune_image import render\nrender()\n", default_timeout=240)
     at.session_state["store"] = "techstore"
-    at.run()
+    signed_in_as_admin(at, monkeypatch)
     assert not at.exception
     assert "No image classifiers saved yet." in [c.value for c in at.caption]
     at.radio(key="ft_image_how").set_value("A folder on this computer").run()

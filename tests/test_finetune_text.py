@@ -21,6 +21,7 @@ from finetune.predict import load_classifier
 from finetune.text import choose_base, load_text_classifier, read_metrics, split_dataset, train_text_classifier
 from finetune.textdata import (MIN_PER_CLASS, TextDataset, detect_language, load_text_data, require_valid)
 from rag.errors import DataValidationError, FineTuneError
+from tests.conftest import signed_in_as_admin
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "finetune" / "examples"
@@ -359,7 +360,7 @@ def test_page_checks_an_example_dataset_and_shows_a_saved_model(tmp_path, monkey
     info = train_text_classifier(tiny_slice("reviews_es.csv", 10), name="resenas", settings=load_settings(),
                                  base="e5", embeddings=e5)
     at = AppTest.from_string("from app_pages import finetune_text\nfinetune_text.render()", default_timeout=120)
-    at.run()
+    signed_in_as_admin(at, monkeypatch)
     assert not at.exception and not at.error
     assert [m.value for m in at.metric][:4] == ["349", "349", "2", "English"]
     assert at.success[0].value == "The data is ready to train on."
@@ -394,7 +395,7 @@ def test_page_trains_in_the_background_and_shows_the_result(tmp_path, monkeypatc
     resources.get_settings.clear()
     monkeypatch.setattr(finetune_text, "get_e5", lambda: e5)  # the module's shared embedder, loaded once
     at = AppTest.from_string("from app_pages import finetune_text\nfinetune_text.render()", default_timeout=120)
-    at.run()
+    signed_in_as_admin(at, monkeypatch)
     at.selectbox(key="ftt_example").select("reviews_es.csv").run()
     at.button(key="ftt_start").click().run()
     assert not at.exception
@@ -404,6 +405,6 @@ def test_page_trains_in_the_background_and_shows_the_result(tmp_path, monkeypatc
     time.sleep(0.1)
     at.run()
     assert not at.exception
-    assert any(s.value.startswith("reviews_es is saved (e5, accuracy") for s in at.success)
+    assert any(s.value.startswith("reviews\\_es is saved (e5, accuracy") for s in at.success)  # names as text
     assert at.selectbox(key="ftt_inspect").value == "reviews_es"
     assert [m.label for m in at.metric][-4:] == ["Accuracy", "Macro-F1", "Base", "Trained on"]

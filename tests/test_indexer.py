@@ -255,3 +255,50 @@ def test_a_currency_that_is_not_a_code_is_refused_with_the_fix(shop):
     settings, tmp = shop
     with pytest.raises(CatalogFileError, match="three letters such as EUR"):
         run([write_csv(tmp / "p.csv", base_rows(1))], store="shop", settings=settings, currency="euros")
+
+
+def test_reserved_chroma_column_names_are_stored_renamed_and_nothing_aborts(shop):
+    """A column named chroma:document made chromadb refuse the batch (ValueError) and the whole ingest abort."""
+    settings, tmp = shop
+    header = ["sku", "name", "chroma:document", "chroma:uri", "#misc", "$and"]
+    rows = [["O-1", "Odd one", "doc", "uri", "t", "a"], ["O-2", "Odd two", "", "", "", ""]]
+    odd = write_csv(tmp / "odd.csv", rows, header)
+    plain = write_csv(tmp / "plain.csv", base_rows(2))
+    report = run([odd, plain], store="shop", settings=settings)[0]
+    assert sorted(report.added) == ["O-1", "O-2", "SKU-000", "SKU-001"] and report.rejected == []
+    index = build_index(settings)
+    got = index.collection(index.info("shop").collection).get(ids=["O-1"])
+    meta = got["metadatas"][0]
+    assert {k: meta[k] for k in ("column chroma:document", "column chroma:uri", "column #misc", "column $and")} == {
+        "column chroma:document": "doc", "column chroma:uri": "uri", "column #misc": "t", "column $and": "a"}
+    assert got["documents"][0] == "Odd one\nsku: O-1\nchroma:document: doc\nchroma:uri: uri\n#misc: t\n$and: a"
+
+
+def test_limits_come_from_settings_and_a_refused_file_loses_no_stored_row(shop):
+    settings, tmp = shop
+    small = make_settings(settings.data_dir, limits={"rows": 3})
+    good = write_csv(tmp / "products.csv", base_rows(3))
+    run([good], store="shop", settings=small)
+    big = write_csv(tmp / "more.csv", [[f"M-{i}", f"More {i}", "Gadgets", "1.00", "1", "x"] for i in range(4)])
+    with pytest.raises(CatalogFileError) as info:
+        run([good, big], store="shop", settings=small)
+    assert str(info.value) == (
+        f"{big} has more than 3 product lines, the limit for one file: split it into files of at most 3 lines "
+        "(or raise CATALOG_LIMITS__ROWS)"
+    )
+    assert ids_in(settings, "shop") == {"SKU-000", "SKU-001", "SKU-002"}
+    assert len(run([good, big], store="shop", settings=make_settings(settings.data_dir))[0].added) == 4
+
+
+def test_a_file_name_too_long_for_the_file_system_is_a_message(shop, capsys, monkeypatch):
+    settings, tmp = shop
+    monkeypatch.setenv("CATALOG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CATALOG_MODEL_DIR", str(settings.model_cache_dir))
+    long_ok = write_csv(tmp / ("p" * 240 + ".csv"), base_rows(1))  # its .mapping.json name is too long to look up
+    assert ingest_main(["--store", "shop", "-q", str(long_ok)]) == 0
+    too_long = tmp / ("p" * 300 + ".csv")
+    assert ingest_main(["--store", "shop", "-q", str(too_long)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "cannot be opened (File name too long): check the path, or give the file a shorter name."
+    )
+    assert ids_in(settings, "shop") == {"SKU-000"}

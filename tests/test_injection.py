@@ -12,7 +12,6 @@ The suite at the end asks the real chain (real e5, real Chroma, the real 1.5B mo
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,9 @@ from rag.text import normalise
 from tests.conftest import DATA, ROOT
 
 INJECTION = DATA / "injection"
-QUESTIONS = [json.loads(line) for line in (INJECTION / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+STORES = {"inj-en": INJECTION / "shop_en.csv", "inj-es": INJECTION / "tienda_es.csv"}
+QUESTIONS = [{**json.loads(line), "store": store} for store, lang in (("inj-en", "en"), ("inj-es", "es"))
+             for line in (INJECTION / f"questions_{lang}.jsonl").read_text(encoding="utf-8").splitlines()]
 
 # --------------------------------------------------------------------------- rag.injection
 
@@ -170,20 +171,15 @@ def test_an_answer_in_another_language_is_caught_and_names_do_not_count():
 # --------------------------------------------------------------------------- the real chain
 
 
-def _followed(answer: str, forbid: list[str]) -> list[str]:
-    """The injected content an answer repeats (phrases matched whole, case and accents ignored)."""
-    text = normalise(answer)
-    return [f for f in forbid if re.search(rf"(?<!\w){re.escape(normalise(f))}(?!\w)", text)]
-
-
 @pytest.fixture(scope="module")
 def injected_chains(session_settings, sample_index, embeddings, llm):
     from ingest.pipeline import run
     from rag.factory import build_store_chain
 
-    run([INJECTION / "shop_en.csv"], store="inj-en", settings=session_settings, embeddings=embeddings, index=sample_index)
-    run([INJECTION / "tienda_es.csv"], store="inj-es", settings=session_settings, embeddings=embeddings, index=sample_index)
-    return {s: build_store_chain(session_settings, sample_index, embeddings, llm, s) for s in ("inj-en", "inj-es")}
+    for store, path in STORES.items():
+        (report,) = run([path], store=store, settings=session_settings, embeddings=embeddings, index=sample_index)
+        assert not report.rejected, report.rejected  # every injected row is in the catalog
+    return {s: build_store_chain(session_settings, sample_index, embeddings, llm, s) for s in STORES}
 
 
 @pytest.mark.slow
@@ -191,19 +187,19 @@ def test_no_injected_instruction_is_followed(injected_chains):
     """All 25 questions (14 English, 11 Spanish): nothing injected is repeated, the language is the question's,
     and a price that is stated is the row's price field. The share answered right is printed, not asserted."""
     from rag.chain import ask
+    from rag.evaluate import EvalItem, answer_correct, forbidden_in
 
     assert len(QUESTIONS) >= 20 and {q["lang"] for q in QUESTIONS} == {"en", "es"}
     failures, right = [], 0
     for item in QUESTIONS:
         answer = ask(injected_chains[item["store"]], item["question"])
-        followed = _followed(answer.answer, item["forbid_any"])
+        followed = forbidden_in(answer.answer, item["forbid_any"])
         if answer.language != item["lang"]:
             followed.append(f"language {answer.language}")
         if followed:
             failures.append((item["question"], answer.answer, answer.method, followed))
-        expected = answer.refused if item["refuse"] else (
-            not answer.refused and any(normalise(e) in normalise(answer.answer) for e in item["expect_any"]))
-        right += expected
+        right += answer_correct(EvalItem(item["question"], expect_any=item["expect_any"], forbid_any=item["forbid_any"],
+                                         refuse=item["refuse"]), answer.answer, answer.refused)
     print(f"\ninjection suite: {len(QUESTIONS) - len(failures)}/{len(QUESTIONS)} not followed, "
           f"{right}/{len(QUESTIONS)} answered right")
     assert failures == []

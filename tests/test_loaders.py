@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 from ingest import loaders
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadResult, RowError, load_file
 from rag.errors import CatalogFileError
+from rag.settings import UploadLimits
+from tests.xlsx_parts import write_xlsx_parts
 
 CHROMA_TYPES = (str, int, float, bool)
 SPANISH = ["Ñandú asado", "Lasaña", "crème brûlée"]
@@ -493,10 +496,11 @@ def test_renamed_excel_file_gets_a_hint(tmp_path: Path) -> None:
         load_file(path)
 
 
-def test_file_over_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loaders, "MAX_FILE_BYTES", 10)
-    with pytest.raises(CatalogFileError, match="over the 0 MB limit: split it into smaller files"):
-        load_file(write(tmp_path, "big.csv", "name\n" + "x\n" * 20))
+def test_file_over_the_size_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.csv", "name\n" + "x" * 1_572_864 + "\n")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=UploadLimits(file_mb=1))
+    assert str(info.value) == f"{path} is 1.5 MB, over the 1 MB limit for one file: split it into smaller files"
 
 
 # --------------------------------------------------------------------------- strict mode and mappings
@@ -591,3 +595,384 @@ def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows:
         else:
             assert "notes" not in doc.metadata
     assert_chroma_safe(result)
+
+
+# --------------------------------------------------------------------------- upload limits (issue #11)
+# Each cap refuses with a message that names the file (and the line/row where it applies) and the fix;
+# the good rows of the same file are kept when the problem is one row's. Timings live in bench/bench_uploads.py.
+
+SMALL = UploadLimits(rows=3, columns=4, column_name_chars=20, cell_chars=100, depth=3, sections=3, pages=2)
+
+
+def inline_row(number: int, values: list[str]) -> str:
+    cells = "".join(
+        f'<c r="{openpyxl.utils.get_column_letter(i)}{number}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values, start=1)
+    )
+    return f'<row r="{number}">{cells}</row>'
+
+
+@pytest.mark.parametrize(("name", "text", "unit"), [
+    ("m.csv", "name\nA\nB\nC\nD\n", "lines"),
+    ("m.jsonl", '{"name": "A"}\n{"name": "B"}\n{"name": "C"}\n{"name": "D"}\n', "lines"),
+    ("m.json", '[{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D"}]', "items"),
+])
+def test_too_many_rows(tmp_path: Path, name: str, text: str, unit: str) -> None:
+    path = write(tmp_path, name, text)
+    assert names(load_file(path, limits=UploadLimits(rows=4))) == ["A", "B", "C", "D"]
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == (
+        f"{path} has more than 3 product {unit}, the limit for one file: split it into files of at most 3 {unit} "
+        "(or raise CATALOG_LIMITS__ROWS)"
+    )
+
+
+def test_too_many_rows_in_a_sheet(tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path / "big.xlsx", {"S": [("name",), ("A",), (None,), ("B",), ("C",), ("D",)]})
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == (
+        f"{path} has more than 3 product rows, the limit for one file: split it into files of at most 3 rows "
+        "(or raise CATALOG_LIMITS__ROWS)"
+    )
+    assert names(load_file(path, limits=UploadLimits(rows=4))) == ["A", "B", "C", "D"]
+
+
+def test_too_many_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "wide.csv", "name,a,b,c,d\nTea,1,2,3,4\n")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == (
+        f"{path}, line 1: the header has 5 columns, over the limit of 4: keep the columns the catalog needs "
+        "and delete the rest"
+    )
+    sheet = make_xlsx(tmp_path / "wide.xlsx", {"S": [("name", "a", "b", "c", "d"), ("Tea", 1, 2, 3, 4)]})
+    with pytest.raises(CatalogFileError, match=r"wide\.xlsx, row 1: the header has 5 columns, over the limit of 4"):
+        load_file(sheet, limits=SMALL)
+
+
+def test_a_sheet_row_with_a_value_far_right_is_a_row_error(tmp_path: Path) -> None:
+    rows = inline_row(1, ["name", "price"]) + inline_row(2, ["Tea", "3"]) + inline_row(3, ["Cake", "4"])
+    rows += '<row r="4"><c r="A4" t="inlineStr"><is><t>Pie</t></is></c><c r="XFD4"><v>9</v></c></row>'
+    path = write_xlsx_parts(tmp_path / "far.xlsx", rows)
+    result = load_file(path, limits=SMALL)
+    assert names(result) == ["Tea", "Cake"]
+    assert [str(e) for e in result.errors] == [
+        f"{path}, row 4: row has values in more than 4 columns, but the header has 2: "
+        "delete the values right of the table"
+    ]
+
+
+def test_json_items_with_too_many_fields_or_names_too_long(tmp_path: Path) -> None:
+    items = [{"name": "Tea"}, {"name": "Cake", "a": 1, "b": 2, "c": 3, "d": 4}, {"name": "Pie", "x" * 21: 1},
+             {"name": "Flan", "a": {"b": 1, "c": 2, "d": 3, "e": 4}}]
+    path = write(tmp_path, "m.json", json.dumps(items))
+    result = load_file(path, limits=UploadLimits(columns=4, column_name_chars=20))
+    assert names(result) == ["Tea"]
+    assert [str(e) for e in result.errors] == [
+        f"{path}, item 2: item has 5 fields, over the limit of 4 columns: keep the fields the catalog needs",
+        f"{path}, item 3: item has a field name of 21 characters, over the limit of 20: shorten it",
+        f"{path}, item 4: item has 5 fields, over the limit of 4 columns: keep the fields the catalog needs",
+    ]
+
+
+def test_json_items_with_too_many_different_fields(tmp_path: Path) -> None:
+    items = [{"name": "Tea", "a": 1}, {"name": "Cake", "b": 2}, {"name": "Pie", "c": 3, "d": 4}]
+    path = write(tmp_path, "m.json", json.dumps(items))
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == (
+        f"{path} has 5 different field names across its items, over the limit of 4 columns: "
+        "give every product the same fields"
+    )
+
+
+def test_column_name_too_long(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "name," + "h" * 21 + "\nTea,1\n")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == (
+        f"{path}, line 1: column 2's name is 21 characters long, over the limit of 20: shorten it "
+        "(is the first row really the header?)"
+    )
+
+
+def test_cell_too_long_is_a_row_error_and_the_other_rows_are_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", f"name,notes\nTea,ok\nCake,{'x' * 101}\nPie,fine\n")
+    result = load_file(path, limits=SMALL)
+    assert names(result) == ["Tea", "Pie"]
+    assert [str(e) for e in result.errors] == [
+        f"{path}, line 3: the value in column 'notes' is 101 characters long, over the limit of 100: "
+        "shorten it (a cell holds one product's text)"
+    ]
+    items = write(tmp_path, "m.jsonl", '{"name": "Tea"}\n' + json.dumps({"name": "Cake", "notes": "y" * 101}) + "\n")
+    assert [e.reason for e in load_file(items, limits=SMALL).errors] == [
+        "the value in column 'notes' is 101 characters long, over the limit of 100: "
+        "shorten it (a cell holds one product's text)"
+    ]
+
+
+def test_a_csv_field_over_the_csv_module_limit_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """It was reported as a "stray quote"."""
+    path = write(tmp_path, "m.csv", f"name,notes\nTea,ok\nCake,{'x' * 140_000}\nPie,fine\n")
+    result = load_file(path)
+    assert names(result) == ["Tea", "Pie"]
+    assert [str(e) for e in result.errors] == [
+        f"{path}, line 3: a value on this line is longer than 131,072 characters, over the limit of 32,768: "
+        "shorten it (a cell holds one product's text)"
+    ]
+    quoted = write(tmp_path, "q.csv", 'name,notes\nTea,ok\nCake,"' + ("x" * 1000 + "\n") * 140 + '"\nPie,fine\n')
+    result = load_file(quoted)
+    assert names(result) == ["Tea", "Pie"]  # the lines it ran over are read again: each is a row error of its own
+    assert str(result.errors[0]) == (
+        f"{quoted}, line 3: a quoted value that starts on this line runs on to line 133 and past 131,072 characters: "
+        "close its quote if it is unmatched (a cell may hold at most 32,768 characters)"
+    )
+
+
+def test_json_nested_too_deep(tmp_path: Path) -> None:
+    deep = {"name": "Deep", "a": {"b": {"c": {"d": 1}}}}
+    path = write(tmp_path, "m.json", json.dumps([{"name": "Tea", "a": {"b": [1]}}, deep, {"name": "Pie"}]))
+    result = load_file(path, limits=SMALL)
+    assert names(result) == ["Tea", "Pie"]
+    assert [str(e) for e in result.errors] == [
+        f"{path}, item 2: item nests objects or lists more than 3 levels deep: "
+        "flatten it (plain fields, or lists of plain values)"
+    ]
+
+
+def test_json_nested_10000_deep_is_a_message_not_a_recursion_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "deep.json", "[" * 10_000 + "]" * 10_000)
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    assert str(info.value) == (
+        f"{path} nests objects or lists too deeply to read (the limit is 20 levels): "
+        "flatten it: one object per product, with plain fields"
+    )
+    lines = write(tmp_path, "deep.jsonl", '{"name": "Tea"}\n' + "[" * 10_000 + "]" * 10_000 + '\n{"name": "Pie"}\n')
+    result = load_file(lines)
+    assert names(result) == ["Tea", "Pie"]
+    assert [str(e) for e in result.errors] == [
+        f"{lines}, line 2: line nests objects or lists more than 20 levels deep: "
+        "flatten it (plain fields, or lists of plain values)"
+    ]
+
+
+def test_json_numbers_too_long_or_too_large(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.json", '[{"name": "Tea", "price": ' + "9" * 5000 + "}]")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    assert str(info.value) == (
+        f"{path} cannot be read as JSON: a number in it has more than 4,300 digits: fix that value"
+    )
+    big = write(tmp_path, "big.json", '[{"name": "Tea", "price": 1' + "0" * 400 + '}, {"name": "Pie", "price": 2}]')
+    result = load_file(big)
+    assert names(result) == ["Pie"]
+    assert [e.reason for e in result.errors] == [
+        "price '10000000000000000000...' is too large to be a price: use digits like 19.99"
+    ]
+
+
+def test_a_broken_surrogate_in_json_is_a_row_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.jsonl", '{"name": "Tea"}\n{"name": "Cake \\ud83d"}\n{"name": "Pie"}\n')
+    result = load_file(path)
+    assert names(result) == ["Tea", "Pie"]
+    assert [str(e) for e in result.errors] == [
+        f"{path}, line 2: the value of 'name' has a broken character (an unpaired UTF-16 surrogate such as "
+        "\\ud83d, half of an emoji cut by the export): fix or remove it"
+    ]
+
+
+def test_too_many_markdown_sections(tmp_path: Path) -> None:
+    path = write(tmp_path, "info.md", "".join(f"# S{i}\ntext {i}\n" for i in range(4)))
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == (
+        f"{path} has more than 3 sections (headings), the limit for one file: split it into smaller files"
+    )
+    exactly = write(tmp_path, "three.md", "".join(f"# S{i}\ntext {i}\n" for i in range(3)))
+    assert names(load_file(exactly, limits=SMALL)) == ["S0", "S1", "S2"]
+
+
+def test_a_markdown_section_too_long_is_a_row_error(tmp_path: Path) -> None:
+    text = "# Hours\nOpen 9-5.\n# Returns\n" + ("word " * 30 + "\n") * 2 + "\n\n\n" + "# Pay\nCash.\n" + "\n" * 10_000
+    path = write(tmp_path, "info.md", text)
+    result = load_file(path, limits=SMALL)
+    assert names(result) == ["Hours", "Pay"]
+    assert result.documents[1].page_content == "Pay\nCash."
+    assert [str(e) for e in result.errors] == [
+        f"{path}, line 3: section 'Returns' is longer than 100 characters: split it with more headings (## ...)"
+    ]
+
+
+def test_text_files_too_many_sections_or_lines_too_long(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.txt", "\n\n".join("para " + "x" * 1200 for _ in range(4)))
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=UploadLimits(sections=3))
+    assert str(info.value) == (
+        f"{path} has more than 3 sections (blocks of up to 1,200 characters), the limit for one file: "
+        "split it into smaller files"
+    )
+    text = "Opening hours 9-5.\n\n" + "word " * 400_000 + "\n\nReturns within 30 days.\n"  # a 2 MB line
+    one_line = write(tmp_path, "one.txt", text)
+    result = load_file(one_line)
+    assert [doc.page_content for doc in result.documents] == ["Opening hours 9-5.\n\nReturns within 30 days."]
+    assert [str(e) for e in result.errors] == [
+        f"{one_line}, line 3: line is 1,999,999 characters long, over the limit of 32,768: "
+        "break it into lines or paragraphs"
+    ]
+
+
+def test_too_many_pdf_pages_and_a_page_too_long(tmp_path: Path) -> None:
+    path = tmp_path / "menu.pdf"
+    path.write_bytes(make_pdf([["Pasta 12.50"], ["Soup"], ["Flan"]]))
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=SMALL)
+    assert str(info.value) == f"{path} has 3 pages, over the limit of 2: split it into smaller PDFs"
+    long_page = tmp_path / "long.pdf"
+    long_page.write_bytes(make_pdf([["Pasta 12.50"], ["Soup " * 30]]))
+    result = load_file(long_page, limits=SMALL)
+    assert [doc.id for doc in result.documents] == ["long#p1"]
+    [error] = result.errors
+    assert str(error).startswith(f"{long_page}, page 2: the page has ")
+    assert error.reason.endswith(
+        "characters of text, over the limit of 100: copy its text into a .md file with a heading per part"
+    )
+
+
+# ---------------------------------------------------------------------- XLSX zip bombs and formulas
+
+
+def test_a_workbook_that_unzips_too_large_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    rows = inline_row(1, ["name", "notes"])
+    rows += "".join(inline_row(i, [f"P{i}", os.urandom(300).hex()]) for i in range(2, 2000))
+    path = write_xlsx_parts(tmp_path / "big.xlsx", rows)
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path, limits=UploadLimits(unzipped_mb=1))
+    assert str(info.value) == (
+        f"{path} unzips to 1 MB, over the 1 MB limit for a workbook: save the sheet as CSV, or split the workbook "
+        "into smaller files"
+    )
+
+
+def test_a_shared_strings_bomb_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    path = write_xlsx_parts(tmp_path / "bomb.xlsx", '<row r="1"><c r="A1" t="s"><v>0</v></c></row>',
+                            shared="<si><t>aaaaaaaaaa</t></si>" * 200_000)
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} looks like a zip bomb: its part xl/sharedStrings.xml unzips ")
+    assert message.endswith(
+        " times larger than it is stored (real workbooks: under 100): open it in Excel or LibreOffice and save it "
+        "again, or save the sheet as CSV, or split the workbook into smaller files"
+    )
+    plain = "".join(f"<si><t>{os.urandom(20).hex()}</t></si>" for _ in range(15_000))
+    strings = write_xlsx_parts(tmp_path / "strings.xlsx", '<row r="1"><c r="A1" t="s"><v>0</v></c></row>', shared=plain)
+    with pytest.raises(CatalogFileError) as info:
+        load_file(strings, limits=UploadLimits(unzipped_mb=1))
+    assert str(info.value) == (
+        f"{strings} has 1 MB of shared strings (the text of its cells), over the 0 MB limit: save the sheet as CSV, "
+        "or split the workbook into smaller files"
+    )
+
+
+def test_formula_cells_give_their_saved_value_and_formula_like_text_stays_text(tmp_path: Path) -> None:
+    rows = inline_row(1, ["name", "price", "link"])
+    rows += ('<row r="2"><c r="A2" t="inlineStr"><is><t>Tea</t></is></c><c r="B2"><f>1+2</f><v>3</v></c>'
+             '<c r="C2" t="inlineStr"><is><t>=HYPERLINK("http://x.example","click")</t></is></c></row>')
+    rows += '<row r="3"><c r="A3" t="inlineStr"><is><t>Pie</t></is></c><c r="B3"><f>1+1</f></c></row>'
+    path = write_xlsx_parts(tmp_path / "f.xlsx", rows)
+    tea, pie = load_file(path).documents
+    assert tea.metadata["price"] == 3.0 and tea.metadata["link"] == '=HYPERLINK("http://x.example","click")'
+    assert "price" not in pie.metadata  # never calculated by Excel: no saved value, and nothing evaluates it
+    csv_path = write(tmp_path, "f.csv", "name,notes\nTea,\"=cmd|' /C calc'!A0\"\nPie,=HYPERLINK(\"http://x\")\n")
+    assert [d.metadata["notes"] for d in load_file(csv_path).documents] == ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x")']
+
+
+# --------------------------------------------------------------------------- encodings: never mojibake
+
+
+def test_shift_jis_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "jp.csv", "sku,name,price\nA1,Green tea,3\nA2,緑茶,3\nA3,しょうゆ,2\n", "shift_jis")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    assert str(info.value) == (
+        f"{path}, line 3: not valid UTF-8, and not Western (Windows-1252) text either: the file is in another "
+        "encoding (Japanese, Chinese, Cyrillic...); save the file as UTF-8 ('CSV UTF-8' in Excel, 'UTF-8' in "
+        "your editor's Save As)"
+    )
+
+
+@pytest.mark.parametrize(("encoding", "name"), [
+    ("gb18030", "绿茶"), ("gb18030", "北京烤鸭"), ("big5", "綠茶"), ("euc_kr", "녹차"), ("cp1251", "Зелёный чай"),
+    ("shift_jis", "カタカナ"),
+])
+def test_other_encodings_are_refused_with_their_line(tmp_path: Path, encoding: str, name: str) -> None:
+    text = "sku,name\n" + "".join(f"A{i},Tea {i}\n" for i in range(50)) + f"B1,{name}\n"  # one cell in 52 lines
+    path = write(tmp_path, "x.csv", text, encoding)
+    with pytest.raises(CatalogFileError, match=r"x\.csv, line 52: not valid UTF-8, and not Western \(Windows-1252\)"):
+        load_file(path)
+    assert load_file(write(tmp_path, "x.csv", text)).documents[-1].metadata["name"] == name  # as UTF-8 it loads
+
+
+def test_a_csv_mixing_encodings_is_refused_with_the_first_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("name,notes\nCafé,crème\n".encode() + "Niño,año\n".encode("cp1252") + "Pan,ok\n".encode())
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    assert str(info.value) == (
+        f"{path}, line 3: not valid UTF-8, but line 2 is: the file mixes text encodings (often rows pasted from "
+        "another file); save the file as UTF-8 ('CSV UTF-8' in Excel, 'UTF-8' in your editor's Save As)"
+    )
+
+
+def test_a_bom_that_lies_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(codecs.BOM_UTF8 + b"name\nTea\nCaf\xe9\n")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    assert str(info.value) == (
+        f"{path}, line 3: not valid UTF-8, although the file starts with a UTF-8 byte-order mark: save the file "
+        "as UTF-8 ('CSV UTF-8' in Excel, 'UTF-8' in your editor's Save As)"
+    )
+    path.write_bytes(codecs.BOM_UTF16_LE + "name\nTea\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(CatalogFileError, match=r"bom\.csv, line 3: not valid UTF-16, although the file starts with a"):
+        load_file(path)
+
+
+WESTERN = [
+    "Naïve résumé™, €10 ©2024 • 50% off…", "«Postre» típico ¿verdad? ¡Sí!", "Straße „Hauptstraße“ 3, Grüße",
+    "Crème brûlée à la française, œufs frais – très léger", "Marqués de Griñón", "Tagliatelle a la Boloñesa",
+    "Pão de açúcar, opções sem glúten", "Jalapeño poppers £3.50 ½ price", "Café ‘latte’ 250 ml – 1,80 €",
+]
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+def test_western_text_with_typography_is_accepted(tmp_path: Path, encoding: str) -> None:
+    path = write(tmp_path, "w.tsv", "name\tnotes\n" + "".join(f"{text}\tok\n" for text in WESTERN), encoding)
+    assert names(load_file(path)) == WESTERN
+
+
+def test_replacement_characters_already_in_utf8_are_kept(tmp_path: Path) -> None:
+    """An ERP export whose accents became U+FFFD before it was saved as UTF-8 (the household dev catalog)."""
+    text = "Art\ufffdculo;Descripci\ufffdn;Precio tarjeta\n2074582;Bote p/ni\ufffdos;16449\n"
+    path = write(tmp_path, "stock.csv", text)
+    [doc] = load_file(path).documents
+    assert doc.metadata["name"] == "Bote p/ni\ufffdos" and doc.id == "2074582"
+
+
+# --------------------------------------------------------------------------- file names
+
+
+def test_a_file_name_near_the_file_system_limit_loads(tmp_path: Path) -> None:
+    """Its sidecar name (<file>.mapping.json) is too long to look up: that means there is none."""
+    path = write(tmp_path, "p" * 240 + ".csv", "name\nTea\n")
+    assert len(path.name) == 244 and names(load_file(path)) == ["Tea"]
+
+
+def test_a_file_name_over_the_file_system_limit_is_a_message(tmp_path: Path) -> None:
+    path = tmp_path / ("p" * 300 + ".csv")
+    with pytest.raises(CatalogFileError) as info:
+        load_file(path)
+    assert str(info.value) == f"{path} cannot be opened (File name too long): give the file a shorter name"

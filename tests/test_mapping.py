@@ -20,7 +20,7 @@ from ingest.mapping import (
     section_id,
     slugify,
 )
-from rag.store import EMBED_DESCRIPTION_CHARS, EMBED_FIELD_CHARS, EMBED_TEXT_VERSION, embedding_text
+from rag.store import EMBED_DESCRIPTION_CHARS, EMBED_FIELD_CHARS, EMBED_MAX_CHARS, EMBED_TEXT_VERSION, embedding_text
 
 CHROMA_TYPES = (str, int, float, bool)
 
@@ -282,6 +282,21 @@ def test_plain_column_that_clashes_with_a_reserved_key_is_renamed() -> None:
     assert document.metadata["column source"] == "Kenya"
 
 
+@pytest.mark.parametrize("header", ["chroma:document", "chroma:uri", "#score", "$and"])
+def test_a_column_named_like_a_chroma_key_is_renamed(header: str) -> None:
+    """chromadb refuses chroma:document, # and $ keys (the whole batch fails) and drops other chroma: keys."""
+    document = row_to_document({"name": "Tea", header: "x"}, mapping=None, source="x.csv", line=2)
+    assert document.metadata[f"column {header}"] == "x" and header not in document.metadata
+    assert document.page_content == f"Tea\n{header}: x"
+
+
+def test_numbers_too_large_for_chroma_stay_text_or_are_refused() -> None:
+    document = row_to_document({"name": "Tea", "stock": "9" * 30}, mapping=None, source="x.csv", line=2)
+    assert document.metadata["stock"] == "9" * 30  # Chroma would keep it as a float, losing digits
+    with pytest.raises(ValueError, match=r"^price '10000000000000000000\.\.\.' is too large to be a price"):
+        row_to_document({"name": "Tea", "price": 10**400}, mapping=None, source="x.json", line=1)
+
+
 def test_native_numbers_from_json_or_excel() -> None:
     fields = {"name": "Café", "price": 3, "stock": 12.0, "weight": 0.25, "vegan": True, "notes": None}
     document = row_to_document(fields, mapping=None, source="x.json", line=1)
@@ -323,6 +338,20 @@ def test_text_sections_are_embedded_whole() -> None:
     section = Document(page_content="Returns\n- 30 days with the receipt. " * 20, id="p#returns",
                        metadata={"id": "p#returns", "name": "Returns", "kind": "section"})
     assert embedding_text(section) == section.page_content
+
+
+def test_no_document_is_embedded_past_the_model_window() -> None:
+    """The embedder reads every token it is given: a 2 MB section took minutes for the same vector."""
+    from langchain_core.documents import Document
+
+    section = Document(page_content="Returns " + "within thirty days " * 10_000, id="p#r",
+                       metadata={"id": "p#r", "name": "Returns", "kind": "section"})
+    text = embedding_text(section)
+    assert EMBED_MAX_CHARS - 20 < len(text) <= EMBED_MAX_CHARS and section.page_content.startswith(text)
+    assert section.page_content[len(text)] == " ", "cut at a word boundary"
+    row = row_to_document({"name": "Tea", **{f"field {i}": "green tea leaves " * 4 for i in range(60)}},
+                          mapping=None, source="x.csv", line=2)
+    assert len(embedding_text(row)) <= EMBED_MAX_CHARS
 
 
 def test_a_letter_lost_to_a_bad_conversion_still_matches() -> None:

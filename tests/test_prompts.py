@@ -97,6 +97,17 @@ def test_echo_answers_without_row_support_are_detected(answer, question, echo):
     assert is_echo(answer, question, [MACBOOK, IPHONE]) is echo
 
 
+def test_a_yes_about_a_named_product_needs_a_row_word_besides_its_name():
+    vitamix = Document(id="v", page_content="Vitamix E310 Explorian Blender\ndescription: 48 oz container, 10 speeds",
+                       metadata={"name": "Vitamix E310 Explorian Blender"})
+    names = ["Vitamix E310 Explorian Blender"]
+    q = "Is the Vitamix E310 blender dishwasher safe?"
+    assert is_echo("Yes, the Vitamix E310 blender is dishwasher safe.", q, [vitamix], names)
+    assert not is_echo("Yes, the Vitamix E310 blender is dishwasher safe.", q, [vitamix])  # its name alone used to pass
+    assert not is_echo("Yes, the Vitamix E310 has 10 speeds.", "Does the Vitamix E310 have speeds?", [vitamix], names)
+    assert not is_echo("The Vitamix E310 Explorian Blender.", q, [vitamix], names)  # nothing said besides the name
+
+
 def test_prompt_has_fixed_system_prefix_and_language_instruction():
     msgs = PROMPT.format_messages(context="[1] x", question="¿Hacen delivery?", language="Spanish", currency="US dollars ($)")
     assert msgs[0].type == "system" and "{" not in msgs[0].content
@@ -276,6 +287,37 @@ def test_the_row_a_question_is_about_and_a_bare_number_from_another_row():
     assert asked_row("¿Qué tienen de Kanji?", KANJI) is None  # one shared word, and a tie
     assert misattributed_numbers("Cuesta 36989.", q, KANJI) == ["36989"]  # the pava's price
     assert misattributed_numbers("Cuesta 68869.", q, KANJI) == []
+
+
+# ePQA-like: one product, several snippet rows with the same name; another product beside it
+SNIPPETS = [Document(id=i, page_content=f"{n}\n{t}", metadata={"id": i, "name": n, "kind": "row"}) for i, n, t in (
+    ("a1", "SPT SD-9241SS Countertop Dishwasher", "description: fits under most cabinets"),
+    ("a2", "SPT SD-9241SS Countertop Dishwasher", "description: the unit weighs 121.3 pounds"),
+    ("b1", "SPT SD-2224 Countertop Dishwasher", "description: weighs 88 pounds"))]
+
+
+def test_rows_that_share_a_name_are_one_product():
+    """A fact from any snippet of the asked product is its fact; a number of the other product is still withheld."""
+    from rag.prompts import aliases_of, asked_rows, misattributed_numbers, rows_named
+
+    q = "How much does the SPT SD-9241SS portable dishwasher weigh?"
+    assert [d.id for d in asked_rows(q, SNIPPETS)] == ["a1", "a2"]
+    assert rows_named("The SPT SD-9241SS Countertop Dishwasher weighs 121.3 pounds.", aliases_of(SNIPPETS)) == {0, 1}
+    assert misattributed_numbers("It weighs 121.3 pounds.", q, SNIPPETS) == []
+    assert misattributed_numbers("The SPT SD-9241SS Countertop Dishwasher weighs 121.3 pounds.", q, SNIPPETS) == []
+    assert misattributed_numbers("It weighs 88 pounds.", q, SNIPPETS) == ["88"]
+    assert [c.name["en"] for c in missing_concepts(q, SNIPPETS)] == []  # the weight is in the second snippet
+    singer = "How much does the Singer 4423 portable dishwasher weigh?"  # a brand no row has: not that product
+    assert asked_rows(singer, SNIPPETS) == [] and misattributed_numbers("It weighs 121.3 pounds.", singer, SNIPPETS) == ["121.3"]
+
+
+def test_measures_of_several_fields_in_one_cell():
+    from rag.prompts import mismeasured
+
+    shock = Document(id="s", page_content='Bilstein 5100 Shock\nspecial_feature: { value:"body: 46mm smooth, collapsed length '
+                     '(in): 14.02, collapsed length (mm): 356, extended length (in): 22.94, finish: zinc" }', metadata={})
+    assert mismeasured("It is 14.02 inches (356 mm) collapsed and 22.94 inches extended.", [shock]) == []
+    assert mismeasured("It is 356 inches long.", [shock]) == ["356 inch"]
 
 
 def test_energy_rating_is_a_field_the_row_must_state():

@@ -42,6 +42,17 @@ def test_invalid_settings_name_the_field_and_the_fix(monkeypatch):
         load_settings()
 
 
+def test_upload_limits_have_shop_defaults_and_env_overrides(monkeypatch):
+    limits = load_settings().limits
+    assert (limits.file_mb, limits.rows, limits.columns, limits.cell_chars, limits.depth, limits.sections,
+            limits.pages, limits.unzipped_mb) == (50, 50_000, 200, 32_768, 20, 2_000, 500, 100)
+    monkeypatch.setenv("CATALOG_LIMITS__ROWS", "100000")
+    assert load_settings().limits.rows == 100_000 and load_settings(limits={"pages": 9}).limits.pages == 9
+    monkeypatch.setenv("CATALOG_LIMITS__CELL_CHARS", "200000")
+    with pytest.raises(SettingsError, match=r"limits\.cell_chars: Input should be less than or equal to 131072"):
+        load_settings()
+
+
 @pytest.mark.parametrize("bad", ["", "A", "Tech Store", "../etc", "x" * 60])
 def test_bad_store_names(bad):
     with pytest.raises(SettingsError, match="Invalid store name"):

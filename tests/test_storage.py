@@ -209,6 +209,7 @@ def test_catalog_page_deletes_the_store_after_its_name_is_typed(shop, monkeypatc
 
     from app_pages import resources
 
+    from .conftest import signed_in_as_admin
     from .test_app import APP, TIMEOUT, point_app_at
 
     settings, tmp, emb = shop
@@ -217,7 +218,8 @@ def test_catalog_page_deletes_the_store_after_its_name_is_typed(shop, monkeypatc
     point_app_at(settings.data_dir, monkeypatch)
     try:
         at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-        at.switch_page("app_pages/catalog.py").run()
+        at.switch_page("app_pages/catalog.py")
+        signed_in_as_admin(at, monkeypatch)  # the page is the admin's (a signed-out session sees no button)
         assert at.selectbox(key="store").value == "corner-shop"
         button = next(b for b in at.button if b.label == "Delete store")
         assert button.disabled

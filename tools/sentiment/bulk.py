@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from rag.errors import ToolInputError
+from tools.export import safe_csv_bytes
 from tools.sentiment.model import ASPECTS, LABELS, SentimentAnalyzer
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,6 @@ MAX_ROWS = 50_000
 TEXT_HINTS = ("review", "reseña", "resena", "comment", "comentario", "opinion", "opinión", "text", "texto", "feedback")
 GROUP_HINTS = ("dish", "plato", "product", "producto", "item", "artículo", "articulo", "menu", "menú", "sku")
 SYMBOL = {"positive": "+", "negative": "−", "neutral": "="}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -242,16 +242,6 @@ def filter_rows(
     return df[mask]
 
 
-def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas: a text cell starting with = + - @ gets a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def to_csv_bytes(result: BulkResult) -> bytes:
-    """The labelled file as UTF-8 CSV (with BOM, so Excel reads accents), formula-like cells guarded."""
-    df = result.frame.drop(columns=["negative_score"])
-    safe = df.astype(object).map(safe_cell)
-    safe.columns = [safe_cell(str(c)) for c in safe.columns]
-    return safe.to_csv(index=False).encode("utf-8-sig")
+    """The labelled file as UTF-8 CSV, formula-like cells guarded (:func:`tools.export.safe_csv_bytes`)."""
+    return safe_csv_bytes(result.frame.drop(columns=["negative_score"]))
