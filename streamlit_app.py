@@ -32,7 +32,7 @@ require_staff()  # nothing below, not even the store names, without the staff PI
 try:
     stores = index.stores()
 except AssistantError as exc:  # the Chroma server (chroma_host) stopped answering: the next rerun reconnects
-    st.error(str(exc))
+    st.error(md(error_text(exc)))
     st.stop()
 
 # First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs, once

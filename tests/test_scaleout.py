@@ -342,6 +342,8 @@ def app_box(remote_settings, remote_index, monkeypatch):
 
 
 def test_the_app_shows_a_dead_chroma_server_and_carries_on_once_it_is_back(app_box, chroma_server):
+    from app_pages.components import md
+
     at = app_box.run()
     assert not at.exception and not at.error and at.title[0].value == "💬 Ask the catalog"
     assert at.selectbox(key="store").options == ["bella-italia", "techstore"]
@@ -349,7 +351,7 @@ def test_the_app_shows_a_dead_chroma_server_and_carries_on_once_it_is_back(app_b
     chroma_server.kill()  # the app's cached client is now talking to nobody
     at.run()
     assert not at.exception
-    assert [e.value for e in at.error] == [index_server_down(chroma_server.where)]
+    assert [e.value for e in at.error] == [md(index_server_down(chroma_server.where))]
 
     chroma_server.start()
     at.run()
@@ -367,7 +369,7 @@ def test_the_ask_page_shows_a_dead_model_server_and_answers_once_it_is_back(app_
     at.chat_input[0].set_value(DELIVERY[1]).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        model_server_down(model_endpoint.base_url, "is not answering", "connection refused")]
+        md(model_server_down(model_endpoint.base_url, "is not answering", "connection refused"))]
 
     model_endpoint.start()
     at.chat_input[0].set_value(DELIVERY[1]).run()
