@@ -29,7 +29,11 @@ except AssistantError as exc:
     st.stop()
 
 require_staff()  # nothing below, not even the store names, without the staff PIN (when one is set)
-stores = index.stores()
+try:
+    stores = index.stores()
+except AssistantError as exc:  # the Chroma server (chroma_host) stopped answering: the next rerun reconnects
+    st.error(md(error_text(exc)))
+    st.stop()
 
 # First start (e.g. a fresh Streamlit Community Cloud deploy): build the sample catalogs, once
 # per session at most (a failure is shown, not retried on every rerun).

@@ -8,9 +8,10 @@ already knows the answer is a refusal (no rows, or an asked-for field no row has
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -185,9 +186,14 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
 
     reader = retriever if isinstance(retriever, QuestionReader) else PlainReader(retriever)
 
+    @_reported
     def context(x: dict[str, Any]) -> Contextualized:
         history = x.get("history") or []
         return reader.contextualize(x["question"], history) if history else Contextualized(x["question"], x["question"])
+
+    @_reported
+    def found(x: dict[str, Any]) -> tuple[list[Document], Any]:
+        return reader.retrieve(x["context"].search)
 
     def route(x: dict[str, Any]) -> Runnable | str:
         """Skip the LLM when the answer is already known: a refusal, or an exact answer from metadata."""
@@ -201,7 +207,7 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
     return (
         RunnablePassthrough.assign(language=lambda x: detect_language(x["question"]), context=context, guarded=lambda x: True,
                                    store=lambda x: store)
-        .assign(found=lambda x: reader.retrieve(x["context"].search))
+        .assign(found=found)
         # catalog text is data: instructions written in a cell are cut before any rule or the model reads it
         .assign(docs=lambda x: [defang(d) for d in reader.focus(*x["found"])], meaning=lambda x: x["found"][1])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
@@ -209,6 +215,29 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
         .assign(direct=lambda x: direct_answer(x["query"]))
         .assign(answer=RunnableLambda(route))
     )
+
+
+FAILURES = "_failures"  # key of the chain input where the steps that reach the index record what they raised
+
+
+def _reported(step: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """``step``, recording an exception it raises in ``x[FAILURES]`` for :func:`stream_answer` to raise.
+
+    langchain-core 1.6 streams ``RunnablePassthrough.assign`` through an iterator tee that hands an
+    exception to one of its branches only; the others end cleanly, and a later step then fails on
+    the missing key (``KeyError: 'found'``) instead of the catalog index server's clear message.
+    """
+
+    @functools.wraps(step)
+    def run(x: dict[str, Any]) -> Any:
+        try:
+            return step(x)
+        except Exception as exc:
+            if isinstance(x.get(FAILURES), list):
+                x[FAILURES].append(exc)
+            raise
+
+    return run
 
 
 def warm_up(llm: BaseChatModel) -> None:
@@ -287,7 +316,9 @@ def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = N
     raw = ""
     shown = 0
     timings: dict[str, float] = {}
-    for chunk in chain.stream({"question": question, "history": history or []}):
+    failures: list[Exception] = []
+    for chunk in _raising_first(chain.stream({"question": question, "history": history or [], FAILURES: failures}),
+                                failures):
         for key, value in chunk.items():
             if key == "docs":
                 timings["retrieval_s"] = round(time.perf_counter() - start, 3)
@@ -306,6 +337,16 @@ def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = N
     acc["answer"] = raw
     timings["total_s"] = round(time.perf_counter() - start, 3)
     yield finalize(acc, timings)
+
+
+def _raising_first(chunks: Iterator[dict[str, Any]], failures: list[Exception]) -> Iterator[dict[str, Any]]:
+    """``chunks``; when the stream fails, the first error a step recorded is raised (see :func:`_reported`)."""
+    try:
+        yield from chunks
+    except Exception:
+        if failures:
+            raise failures[0] from None
+        raise
 
 
 def _maybe_refusal(text: str) -> bool:

@@ -34,6 +34,14 @@ class ModelCrashedError(AssistantError):
     """The model process died while answering (it is restarted for the next question)."""
 
 
+class ModelServerError(AssistantError):
+    """The OpenAI-compatible model server (``llm_backend='openai'``) is not answering or refused the request."""
+
+
+class IndexServerError(AssistantError):
+    """The Chroma server (``chroma run``, ``chroma_host``) that holds the catalog index is not answering."""
+
+
 class IndexMissingError(AssistantError):
     """The store has no index yet (nothing ingested)."""
 

@@ -14,7 +14,8 @@ protocol as the scale-out path), started and watched by :class:`ModelServer`:
   answer is never cut short by another's question).
 
 :class:`ServerChatModel` is ``ChatOpenAI`` pointed at the child, so the QA chain does not know
-or care where the model runs.
+or care where the model runs; its base :class:`EndpointChatModel` is what ``llm_backend='openai'``
+uses for a model server on another box (a failing server is a clear message there too).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -41,7 +43,8 @@ from langchain_openai import ChatOpenAI
 from pydantic import ConfigDict
 
 from rag.engine import describe_exit
-from rag.errors import ModelCrashedError, ModelUnavailableError
+from rag.errors import AssistantError, ModelCrashedError, ModelServerError, ModelUnavailableError
+from rag.remote import transport_reason
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +308,62 @@ def as_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": ROLE.get(m.type, m.type), "content": str(m.content)} for m in messages]
 
 
-class ServerChatModel(ChatOpenAI):
+class EndpointChatModel(ChatOpenAI):
+    """``ChatOpenAI`` on an OpenAI-compatible model server: a server that fails is one clear error.
+
+    A refused connection, a stream cut in the middle of an answer or an error status become
+    :class:`~rag.errors.ModelServerError` naming the server (``llm_backend='openai'``); nothing
+    is left broken, the next request opens a new connection. :class:`ServerChatModel` adds the
+    supervision of a local child process.
+    """
+
+    def _guard(self) -> None:
+        """Runs before every request (the supervised model restarts its dead child here)."""
+
+    def _failed(self, exc: Exception, answering: bool) -> AssistantError:
+        """The error to raise for ``exc``; ``answering``: part of the answer had already arrived."""
+        where = f"The model server at {self.openai_api_base}"
+        if isinstance(exc, openai.APIStatusError):
+            detail = _status_detail(exc)
+            return ModelServerError(f"{where} refused the request (HTTP {exc.status_code}{detail}). Check "
+                                    "CATALOG_OPENAI_MODEL and CATALOG_OPENAI_API_KEY, and the server's log.")
+        how = "stopped answering" if answering else "is not answering"
+        return ModelServerError(f"{where} {how} ({transport_reason(exc)}). Start it again on its box (README: "
+                                "\"Several boxes\"), or fix CATALOG_OPENAI_BASE_URL; then ask again.")
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        self._guard()
+        try:
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        except AssistantError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any transport error (openai's or httpx's): said in words
+            raise self._failed(exc, answering=False) from exc
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        self._guard()
+        answering = False
+        try:
+            for chunk in super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+                answering = True
+                yield chunk
+        except AssistantError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self._failed(exc, answering) from exc
+
+
+def _status_detail(exc: openai.APIStatusError) -> str:
+    """': model not found' from an error body, cut short (servers may send a page of HTML)."""
+    body = exc.body
+    msg = (body.get("message") or body.get("detail")) if isinstance(body, dict) else None
+    msg = str(msg or exc.message or "").strip()
+    return f": {msg[:200]}" if msg else ""
+
+
+class ServerChatModel(EndpointChatModel):
     """``ChatOpenAI`` on a supervised :class:`ModelServer`: restarts a dead child, explains a crash."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -314,30 +372,10 @@ class ServerChatModel(ChatOpenAI):
     def _guard(self) -> None:
         self.server.ensure_running()
 
-    def _crashed(self, exc: Exception) -> Exception:
+    def _failed(self, exc: Exception, answering: bool) -> AssistantError:
         """A transport error: the child died (a clear message), or it timed out (also said in words)."""
         self.server.reap()
         if not self.server.alive():
             return ModelCrashedError(self.server.crash_message())
         return ModelCrashedError(f"The language model did not answer ({type(exc).__name__}: {exc}). Ask again; if this "
                                  "keeps happening, run `python -m rag doctor`.")
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        self._guard()
-        try:
-            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-        except ModelCrashedError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any transport error: was it the child dying?
-            raise self._crashed(exc) from exc
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        self._guard()
-        try:
-            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
-        except ModelCrashedError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise self._crashed(exc) from exc

@@ -343,15 +343,27 @@ def _server_llm(settings: Settings, path: Path, streaming: bool, attach: bool) -
         base_url=server.base_url,
         model=MODEL_ALIAS,
         api_key="local",
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
-        streaming=streaming,
-        timeout=300,
         max_retries=0,  # a dead child is restarted by the wrapper, not retried blindly
-        # llama.cpp's server reads `max_tokens` (ChatOpenAI sends only `max_completion_tokens`, which it ignores)
-        extra_body={"top_k": 1 if settings.temperature == 0 else 40, "repeat_penalty": 1.0,
-                    "max_tokens": settings.max_tokens},
+        **_chat_params(settings, streaming, llamacpp=True),
     )
+
+
+def _chat_params(settings: Settings, streaming: bool, *, llamacpp: bool) -> dict[str, Any]:
+    """What both OpenAI-protocol routes send, so a llama.cpp server decodes as the built-in model does.
+
+    ``llamacpp``: also send llama.cpp's own sampling fields. Its server defaults to top_k 40 and
+    repeat_penalty 1.1 (greedy decoding still picks other words with a penalty), and reads
+    ``max_tokens``, while ChatOpenAI sends only ``max_completion_tokens``, which it ignores.
+    """
+    import httpx
+
+    # a box that is off (no "connection refused" ever comes back) is reported after 10 s, not 300
+    params: dict[str, Any] = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
+                              "streaming": streaming, "timeout": httpx.Timeout(300.0, connect=10.0)}
+    if llamacpp:
+        params["extra_body"] = {"top_k": 1 if settings.temperature == 0 else 40, "repeat_penalty": 1.0,
+                                "max_tokens": settings.max_tokens}
+    return params
 
 
 def model_server(settings: Settings, path: Path, *, attach: bool = True):
@@ -374,17 +386,14 @@ def _openai_llm(settings: Settings, streaming: bool) -> BaseChatModel:
             "llm_backend is 'openai' but CATALOG_OPENAI_BASE_URL is not set "
             "(e.g. http://localhost:8080/v1 for a llama.cpp server or vLLM)."
         )
-    from langchain_openai import ChatOpenAI
+    from rag.llm_server import EndpointChatModel
 
-    return ChatOpenAI(
+    return EndpointChatModel(
         base_url=settings.openai_base_url,
         model=settings.openai_model,
         api_key=settings.openai_api_key,
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
-        streaming=streaming,
-        timeout=60,
         max_retries=1,
+        **_chat_params(settings, streaming, llamacpp=settings.openai_llamacpp_params),
     )
 
 

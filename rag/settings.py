@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8080/v1")
     openai_model: str = Field("default", description="Model name sent to the endpoint.")
     openai_api_key: str = Field("not-needed", description="API key for the endpoint, if it wants one.")
+    openai_llamacpp_params: bool = Field(
+        True, description="Also send llama.cpp's sampling fields (top_k, repeat_penalty, max_tokens), so a llama.cpp "
+        "server decodes exactly as the built-in model does; turn off for an endpoint that rejects unknown fields.",
+    )
     n_ctx: int = Field(2048, ge=512, le=32768)
     n_threads: int = Field(2, ge=1, le=64)
     max_tokens: int = Field(160, ge=16, le=2048, description="Cap on answer length.")
