@@ -168,8 +168,7 @@ def evaluate(cat: Catalog, limit: int | None, configs: list[str]) -> dict:
         raise SystemExit(f"eval of {cat.name} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout)
     gold = gold_texts(cat)
-    summary = {"catalog": cat.name, "split": cat.split, "runs": {}}
-    lines = []
+    summary = {"catalog": cat.name, "split": cat.split, "runs": {}, "wrong": {}}
     for run in result["runs"]:
         rows = run["rows"]
         answerable = [r for r in rows if not r["refuse"]]
@@ -184,15 +183,30 @@ def evaluate(cat: Catalog, limit: int | None, configs: list[str]) -> dict:
             "first_token_s_p50": run["metrics"].get("first_token_s_p50"),
             "recall@5": run["metrics"].get("recall@5"),
         }
-        lines.append(f"[{run['label']}]")
-        for r in rows:
-            if not r["correct"]:
-                flag = " INVENTED" if r in bad else ""
-                lines.append(f"✗ line {r['line']}{flag} ({r.get('method')}): {r['question']}\n  got: {r['answer'][:300]}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"catalogs-{cat.name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        summary["wrong"][run["label"]] = [
+            f"✗ line {r['line']}{' INVENTED' if r in bad else ''} ({r.get('method')}): {r['question']}\n"
+            f"  got: {r['answer'][:300]}" for r in rows if not r["correct"]]
     summary["raw"] = result
     return summary
+
+
+def keep_earlier(summary: dict, earlier: dict | None) -> dict:
+    """``summary`` plus the configurations of ``earlier`` it did not run (figures, wrong answers, raw rows), marked."""
+    if not earlier:
+        return summary
+    labels = [label for label in earlier.get("runs", {}) if label not in summary["runs"]]
+    return {**summary,
+            "runs": {**{k: {**earlier["runs"][k], "earlier": True} for k in labels}, **summary["runs"]},
+            "wrong": {**{k: earlier.get("wrong", {}).get(k, []) for k in labels}, **summary["wrong"]},
+            "raw": {**summary["raw"], "runs": [r for r in earlier.get("raw", {}).get("runs", []) if r["label"] in labels]
+                    + summary["raw"]["runs"]}}
+
+
+def write_wrong(summary: dict) -> None:
+    """The wrong answers of every configuration, to bench/results/catalogs-<name>.txt."""
+    lines = [line for label in summary["runs"] for line in [f"[{label}]", *summary["wrong"].get(label, [])]]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"catalogs-{summary['catalog']}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _count(values) -> dict[str, int]:
@@ -242,9 +256,8 @@ def main() -> int:
         cat = CATALOGS[name]
         ingest(cat)
         summary = evaluate(cat, args.limit, configs)
-        kept = {label: {**m, "earlier": True} for label, m in old.get(name, {}).get("runs", {}).items()
-                if label not in summary["runs"] and not args.limit}
-        summary["runs"] = {**kept, **summary["runs"]}
+        summary = summary if args.limit else keep_earlier(summary, old.get(name))
+        write_wrong(summary)
         summaries.append(summary)
         print("\n".join(table(summaries[-1:]).splitlines()[2:]), file=sys.stderr, flush=True)
     print(table(summaries))
