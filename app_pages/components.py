@@ -61,17 +61,23 @@ def md_stream(pieces: Iterable[str]) -> Iterator[str]:
     """Escape streamed text so that ``"".join(md_stream(p)) == md("".join(p))``.
 
     A link or a shortcode can span two pieces ("https:" then "//…"), so text is held back to its
-    last whitespace, which none of those patterns contains.
+    last whitespace, which none of those patterns contains. Line ends are made ``\n`` first, as
+    :func:`md` does (a ``\r`` that ends a piece waits: a ``\n`` may follow it).
     """
     pending, line_start = "", True
     for piece in pieces:
         pending += piece
+        held = pending.endswith("\r")
+        pending = pending[:-1] if held else pending
+        pending = pending.replace("\r\n", "\n").replace("\r", "\n")
         cut = max(pending.rfind(c) for c in " \t\n") + 1
         if cut:
             done, pending = pending[:cut], pending[cut:]
             yield md(done, line_start=line_start)
             tail = done.rpartition("\n")
             line_start = not tail[2].strip(" \t") and (bool(tail[1]) or line_start)
+        pending += "\r" if held else ""
+    pending = pending.replace("\r", "\n")
     if pending:
         yield md(pending, line_start=line_start)
 

@@ -276,7 +276,7 @@ def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
     best = next(n for n, v in score.items() if v == ranked[0])
     rows = [d for d, name in zip(docs, names, strict=True) if name == best]
     # "the Singer Heavy Duty 4423" is not the Brother SE400 sewing machine, however many words they share
-    words = set().union(*(tokenize(f"{d.metadata.get('name', '')} {d.page_content}") for d in rows))
+    words = {w for d in rows for w in re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.page_content}"))}
     return [] if unknown_names(question, words) else rows
 
 

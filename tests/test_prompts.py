@@ -307,6 +307,7 @@ def test_rows_that_share_a_name_are_one_product():
     assert misattributed_numbers("The SPT SD-9241SS Countertop Dishwasher weighs 121.3 pounds.", q, SNIPPETS) == []
     assert misattributed_numbers("It weighs 88 pounds.", q, SNIPPETS) == ["88"]
     assert [c.name["en"] for c in missing_concepts(q, SNIPPETS)] == []  # the weight is in the second snippet
+    assert [d.id for d in asked_rows("How much does the Countertop Dishwasher SD-9241SS weigh?", SNIPPETS)] == ["a1", "a2"]
     singer = "How much does the Singer 4423 portable dishwasher weigh?"  # a brand no row has: not that product
     assert asked_rows(singer, SNIPPETS) == [] and misattributed_numbers("It weighs 121.3 pounds.", singer, SNIPPETS) == ["121.3"]
 

@@ -15,7 +15,7 @@ import re
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -90,6 +90,8 @@ TEXT = st.lists(st.sampled_from(TOKENS), max_size=30).map("".join)
 
 @settings(max_examples=300, deadline=None)
 @given(text=TEXT, cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=6))
+@example(text="\r >", cuts=[])  # a carriage return is a line end for both (found by a CI run)
+@example(text="a\r\n> b", cuts=[2])  # "\r" | "\n" across two pieces: one line end, not two
 def test_streamed_pieces_are_escaped_exactly_like_the_whole_text(text, cuts):
     bounds = sorted({min(c, len(text)) for c in cuts})
     pieces = [text[a:b] for a, b in zip([0, *bounds], [*bounds, len(text)], strict=True)]
