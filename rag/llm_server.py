@@ -58,6 +58,7 @@ def _terminate(proc: subprocess.Popen) -> None:
 
 
 def free_port() -> int:
+    """A localhost port nothing listens on now (the OS picks it), for a child server to bind."""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

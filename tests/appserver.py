@@ -8,13 +8,16 @@ on a free localhost port with its own data dir, and drive it with Playwright on 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
+
+from rag.llm_server import free_port  # one free-port helper for the core and the tests
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "app_env", "app_server", "chromium_missing", "free_port", "tail"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CATALOG_CHROMIUM", "/usr/bin/chromium"))
@@ -31,12 +34,6 @@ def chromium_missing(path: Path = CHROMIUM) -> str | None:
         return None
     return (f"{path} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does) "
             "or set CATALOG_CHROMIUM to a Chromium binary.")
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def app_env(data_dir: Path, admin_password: str, **settings: str) -> dict[str, str]:
