@@ -33,7 +33,7 @@ import sys
 import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -47,14 +47,19 @@ from ingest.mapping import (
     ColumnMapping,
     cell_text,
     check_overrides,
+    check_portion_names,
     clean_header,
     clean_headers,
     detect_roles,
+    field_keys,
     finish_document,
     parse_price,
+    rename_portions,
     row_to_document,
     section_id,
+    section_key,
     slugify,
+    with_portion_names,
 )
 from rag.errors import CatalogFileError
 from rag.settings import UploadLimits
@@ -154,6 +159,7 @@ def load_file(
     _check_file(file, source, limits)
     overrides = _overrides(file, source, mapping)
     result = _LOADERS[file.suffix.lower()](file, source, overrides, limits)
+    result = _named_portions(result, file)
     if strict and result.errors:
         raise CatalogFileError(_strict_message(source, result.errors))
     for error in result.errors:
@@ -220,8 +226,11 @@ def _overrides(file: Path, source: str, explicit: Mapping[str, str] | None) -> d
     return merged
 
 
-def _read_sidecar(sidecar: Path) -> dict[str, str]:
-    """The ``columns`` of a sidecar mapping file, or {} when there is none.
+_SIDECAR_SHAPE = '{"columns": {"Header": "role"}}'
+
+
+def _sidecar_json(sidecar: Path) -> Any:
+    """The parsed sidecar mapping file, or None when there is none.
 
     A catalog whose name is near the file system's limit (255 bytes) cannot have a sidecar: the
     longer sidecar name is an error (ENAMETOOLONG) to look up, which means there is none.
@@ -230,14 +239,43 @@ def _read_sidecar(sidecar: Path) -> dict[str, str]:
         present = sidecar.is_file()
     except OSError as exc:
         logger.debug("no sidecar mapping for %s (%s)", sidecar, exc.strerror)
-        return {}
+        return None
     if not present:
-        return {}
-    shape = '{"columns": {"Header": "role"}}'
+        return None
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+        return json.loads(sidecar.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CatalogFileError(f"{sidecar} cannot be read ({exc}): write it as {shape}") from None
+        raise CatalogFileError(f"{sidecar} cannot be read ({exc}): write it as {_SIDECAR_SHAPE}") from None
+
+
+def _named_portions(result: LoadResult, file: Path) -> LoadResult:
+    """Apply the sidecar's ``portion_names`` (what a portion column is called in each category), if any."""
+    sidecar = file.with_name(file.name + ".mapping.json")
+    data = _sidecar_json(sidecar)
+    if not isinstance(data, dict) or "portion_names" not in data or result.mapping is None:
+        return result
+    try:
+        names = check_portion_names(data["portion_names"], result.mapping)
+    except ValueError as exc:
+        raise CatalogFileError(f"{sidecar}: {exc}") from None
+    mapping = with_portion_names(result.mapping, names)
+    levels = field_keys(result.mapping).get("category", [])
+    sections = {str(d.metadata[k]): None for d in result.documents for k in levels if d.metadata.get(k)}
+    known = {section_key(s) for s in sections}
+    unknown = [c for c in data["portion_names"] if section_key(c) not in known]
+    if unknown:
+        raise CatalogFileError(f"{sidecar}: 'portion_names' names the category '{unknown[0]}', which no row of {file.name} "
+                               f"has: use one of {', '.join(sections) or '(none: the file has no category column)'}")
+    documents = [rename_portions(d, names, levels) for d in result.documents]
+    return replace(result, documents=documents, mapping=mapping)
+
+
+def _read_sidecar(sidecar: Path) -> dict[str, str]:
+    """The ``columns`` of a sidecar mapping file, or {} when there is none."""
+    data = _sidecar_json(sidecar)
+    if data is None:
+        return {}
+    shape = _SIDECAR_SHAPE
     columns = data.get("columns") if isinstance(data, dict) else None
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise CatalogFileError(f"{sidecar} has no 'columns' object: write it as {shape}")

@@ -541,6 +541,61 @@ def row_to_document(
     return finish_document(page_content, metadata)
 
 
+def section_key(text: Any) -> str:
+    """How a category value is compared: case, accents and spacing aside ("Vinos " is "VINOS")."""
+    return _fold(clean_header(text))
+
+
+def check_portion_names(names: Any, mapping: ColumnMapping) -> dict[str, dict[str, str]]:
+    """Validate ``{"<category>": {"<portion column>": "<its name there>"}}``; raise ValueError with the fix.
+
+    Menus reuse their portion columns per section: in a tapas bar's wine list ``media_tabla`` is a glass
+    (``copa``) and ``tabla`` a bottle (``botella``). Each named column must be a ``price_option`` column
+    of the file, and each name a word staff use, not another column's header.
+    """
+    shape = '{"portion_names": {"<category>": {"<portion column>": "<name>"}}}'
+    if not isinstance(names, dict) or not all(isinstance(v, dict) for v in names.values()):
+        raise ValueError(f"'portion_names' must map a category to its columns' names: write it as {shape}")
+    options = [h for h, r in mapping.roles.items() if r == "price_option"]
+    out: dict[str, dict[str, str]] = {}
+    for category, columns in names.items():
+        out[section_key(category)] = renamed = {}
+        for header, label in columns.items():
+            column = _match_override(str(header), options)
+            if column is None:
+                raise ValueError(f"'portion_names' of '{category}' names '{header}', which is not a portion price column "
+                                 f"of this file ({', '.join(options) or 'none'}): give those columns the role "
+                                 '"price_option" in "columns" first')
+            label = clean_header(label)
+            if not label or (label in mapping.headers and label != column) or label in RESERVED_KEYS:
+                raise ValueError(f"'portion_names' of '{category}' gives '{header}' the name '{label}': use a word that "
+                                 "is not empty and not another column's header (e.g. \"copa\")")
+            renamed[column] = label
+    return out
+
+
+def with_portion_names(mapping: ColumnMapping, names: Mapping[str, Mapping[str, str]]) -> ColumnMapping:
+    """The mapping with each portion name as one more ``price_option`` key (what rules and filters read)."""
+    roles = dict(mapping.roles)
+    for columns in names.values():
+        roles.update({label: "price_option" for label in columns.values()})
+    return ColumnMapping(headers=mapping.headers, roles=roles)
+
+
+def rename_portions(doc: Document, names: Mapping[str, Mapping[str, str]], category_keys: Sequence[str]) -> Document:
+    """The row with its portion columns called as its section calls them (``media_tabla`` -> ``copa`` in VINOS)."""
+    sections = [section_key(str(doc.metadata[k])) for k in category_keys if doc.metadata.get(k)]
+    columns = next((names[s] for s in sections if s in names), None)
+    if not columns:
+        return doc
+    metadata = {columns.get(k, k): v for k, v in doc.metadata.items() if k != "content_hash"}
+    lines = []
+    for line in doc.page_content.split("\n"):
+        header, sep, value = line.partition(": ")
+        lines.append(f"{columns[header]}{sep}{value}" if sep and header in columns else line)
+    return finish_document("\n".join(lines), metadata)
+
+
 def finish_document(page_content: str, metadata: dict[str, Any]) -> Document:
     """Drop empty metadata, add ``content_hash`` and build the Document (id = ``metadata['id']``)."""
     clean = {k: v for k, v in metadata.items() if v is not None and v != ""}

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ingest import loaders
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadResult, RowError, load_file
+from ingest.mapping import field_keys
 from rag.errors import CatalogFileError
 from rag.settings import UploadLimits
 from tests.xlsx_parts import write_xlsx_parts
@@ -549,6 +550,37 @@ def test_malformed_sidecar(tmp_path: Path) -> None:
     path = write(tmp_path, "m.csv", "a,b\n1,2\n")
     write(tmp_path, "m.csv.mapping.json", '{"a": "id"}')
     with pytest.raises(CatalogFileError, match=r"no 'columns' object.*\{\"columns\""):
+        load_file(path)
+
+
+def test_portion_columns_take_the_name_their_section_gives_them(tmp_path: Path) -> None:
+    """A tapas menu's wines use media_tabla for a glass and tabla for a bottle: the rows say copa/botella."""
+    path = write(tmp_path, "carta.csv", "producto,categoria,tapa,media_tabla,tabla\n"
+                                        "Jamón ibérico,IBÉRICOS,4.5,12,22\nRioja crianza,Vinos,0,3.5,18\n")
+    sidecar = {"columns": {h: "price_option" for h in ("tapa", "media_tabla", "tabla")},
+               "portion_names": {"VINOS": {"media_tabla": "copa", "Tabla": "botella"}}}
+    write(tmp_path, "carta.csv.mapping.json", json.dumps(sidecar))
+    result = load_file(path)
+    ham, wine = result.documents
+    assert wine.page_content == "Rioja crianza\ncategoria: Vinos\ncopa: 3.5\nbotella: 18"
+    assert (wine.metadata["copa"], wine.metadata["botella"], wine.metadata["price"]) == (3.5, 18.0, 3.5)
+    assert "media_tabla" not in wine.metadata and ham.metadata["media_tabla"] == 12.0 and "copa" not in ham.metadata
+    assert field_keys(result.mapping)["price_option"] == ["tapa", "media_tabla", "tabla", "copa", "botella"]
+    assert load_file(path).documents[1].metadata["content_hash"] == wine.metadata["content_hash"]  # stable
+
+
+@pytest.mark.parametrize("names, message", [
+    ({"VINOS": {"precio": "copa"}}, r"carta\.csv\.mapping\.json: 'portion_names' of 'VINOS' names 'precio', which is not "
+                                    r"a portion price column of this file \(tapa, tabla\)"),
+    ({"VINOS": {"tabla": "tapa"}}, r"gives 'tabla' the name 'tapa': use a word that is not empty"),
+    (["copa"], r"'portion_names' must map a category to its columns' names"),
+    ({"VINOS 66": {"tabla": "botella"}}, r"names the category 'VINOS 66', which no row of carta\.csv has: use one of Vinos"),
+])
+def test_bad_portion_names_name_the_sidecar_and_the_fix(tmp_path: Path, names, message) -> None:
+    path = write(tmp_path, "carta.csv", "producto,categoria,tapa,tabla,precio\nRioja,Vinos,0,18,x\n")
+    sidecar = {"columns": {"tapa": "price_option", "tabla": "price_option", "precio": "description"}, "portion_names": names}
+    write(tmp_path, "carta.csv.mapping.json", json.dumps(sidecar))
+    with pytest.raises(CatalogFileError, match=message):
         load_file(path)
 
 
