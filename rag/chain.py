@@ -12,7 +12,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
@@ -47,6 +47,7 @@ from rag.prompts import (
 )
 from rag.query import Query, StoreFacts
 from rag.text import phrase
+from rag.translate import Translator
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Answer:
     sources: list[Document]
     retrieved: list[Document] = field(default_factory=list)
     ungrounded: list[str] = field(default_factory=list)  # numbers the model stated that no row contains (guarded: answer withheld)
+    searched_as: str = ""  # the question in the catalog's language, when it was translated for the search (rag.translate)
     timings: dict[str, float] = field(default_factory=dict)
     # who decided: "llm" (the model wrote it), "llm:refused", "rule:<name>" (exact answer from row fields, see
     # rag.direct.RULES) or "guard:<name>" (refused or withheld by a check: no_rows, unknown_subject, missing_field,
@@ -91,6 +93,7 @@ class Answer:
             "retrieved_ids": [d.id for d in self.retrieved],
             "method": self.method,
             "timings": self.timings,
+            **({"searched_as": self.searched_as} if self.searched_as else {}),
         }
 
 
@@ -154,21 +157,23 @@ class PlainReader:
         return Contextualized(question, question)
 
 
-def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFacts | None = None, guarded: bool = True) -> Runnable:
+def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFacts | None = None, guarded: bool = True,
+                translate: bool = False) -> Runnable:
     """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "meaning", "missing", "direct", "answer"}``.
 
     ``answer`` is the raw model text, :data:`REFUSAL_TOKEN` when the guard decided, or the
     exact text of a :class:`~rag.direct.DirectAnswer` built from row metadata;
     streaming the chain streams ``answer`` token by token after ``docs`` arrives.
     ``guarded=False`` is the plain textbook chain (rows -> prompt -> LLM), kept as the
-    evaluation baseline: no follow-ups, exact answers, focus or checks before the LLM.
+    evaluation baseline: no follow-ups, exact answers, focus or checks before the LLM. ``translate``: a question in
+    another language than the catalog's is searched and checked in the catalog's language (:mod:`rag.translate`).
     """
     store = store or StoreFacts()
 
     def prompt_vars(x: dict[str, Any]) -> dict[str, Any]:
         return {
             "context": format_rows(prompt_rows(x["docs"], x["context"].question), x["context"].question),
-            "question": x["context"].question,
+            "question": x["context"].for_model,
             "language": WORDS[x["language"]].language_name,
             "currency": store.money.label(),
         }
@@ -186,10 +191,16 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
 
     reader = retriever if isinstance(retriever, QuestionReader) else PlainReader(retriever)
 
+    translator = Translator(llm) if translate else None
+
     @_reported
     def context(x: dict[str, Any]) -> Contextualized:
         history = x.get("history") or []
-        return reader.contextualize(x["question"], history) if history else Contextualized(x["question"], x["question"])
+        ctx = reader.contextualize(x["question"], history) if history else Contextualized(x["question"], x["question"])
+        if translator is None or not translator.needed(ctx.search, store.money.language):
+            return ctx
+        search = translator(ctx.search, store.money.language)  # "air fryer" -> "freidora de aire": the rows' words
+        return ctx if search == ctx.search else replace(ctx, search=search, question=search, asked_as=ctx.question)
 
     @_reported
     def found(x: dict[str, Any]) -> tuple[list[Document], Any]:
@@ -336,7 +347,9 @@ def stream_answer(chain: Runnable, question: str, history: list[Turn] | None = N
                 yield visible
     acc["answer"] = raw
     timings["total_s"] = round(time.perf_counter() - start, 3)
-    yield finalize(acc, timings)
+    answer = finalize(acc, timings)
+    context = acc.get("context")
+    yield replace(answer, searched_as=context.search) if context is not None and context.asked_as else answer
 
 
 def _raising_first(chunks: Iterator[dict[str, Any]], failures: list[Exception]) -> Iterator[dict[str, Any]]:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
-from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, in_sections, is_row, matches
+from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, in_sections, is_row, matches, of_kind
 from rag.lexicon import WORDS
 from rag.money import Money
 from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
-from rag.prompts import asked_row, detect_language, names_match
-from rag.text import normalise, tokenize
+from rag.prompts import asked_row, asked_rows, detect_language, names_match, shared_words
+from rag.text import normalise, phrase, tokenize
 
 MAX_LISTED = 12
 
@@ -30,6 +30,18 @@ class DirectAnswer:
     text: str
     cited: tuple[str, ...]
     rule: str = ""  # the name of the rule that wrote it (see RULES)
+
+
+def _distinct(rows: Sequence[Document]) -> list[Document]:
+    """One row per product: rows with the same name (a product's Q&A snippets) are listed once."""
+    seen: set[str] = set()
+    out = []
+    for d in rows:
+        key = phrase(str(d.metadata.get("name", d.id)))
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
 def _row_line(doc: Document, money: Money) -> str:
@@ -122,7 +134,7 @@ def _filtered_list_answer(q: Query) -> DirectAnswer | None:
     in_category = [d for d in rows if in_sections(d, f.categories, q.store.keys("category"))]
     if f.categories and not in_category:
         return None  # "gluten-free pizzas" and no pizza is: a policy line may say more ("any pizza on a gluten-free base")
-    rows = sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
+    rows = _distinct(sorted(in_category or rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name")))))
     if not rows:
         return None
     shown = rows[:MAX_LISTED]
@@ -157,7 +169,7 @@ def _cheapest_answer(q: Query) -> DirectAnswer | None:
         v = d.metadata.get("price")
         return v if isinstance(v, (int, float)) else None
 
-    rows = [d for d in q.docs if in_sections(d, f.categories, q.store.keys("category")) and value(d) is not None]
+    rows = [d for d in q.docs if of_kind(d, f.categories, q.store.keys("category")) and value(d) is not None]
     if not rows:
         return None
     pick = min if f.sort == "asc" else max
@@ -202,7 +214,8 @@ def asked_option(question: str, keys: Sequence[str]) -> str | None:
     q = f" {' '.join(re.findall(r'[a-z0-9]+', normalise(question)))} "
     for key in sorted(keys, key=len, reverse=True):
         label = " ".join(re.findall(r"[a-z0-9]+", normalise(key)))
-        if label and f" {label} " in q:
+        plural = " ".join(rf"{re.escape(w)}(?:s|es)?" for w in label.split())  # "por copas", "dos medias tablas"
+        if label and re.search(rf" {plural} ", q):
             return key
     return None
 
@@ -329,7 +342,7 @@ def _kind_answer(q: Query) -> DirectAnswer | None:
     rows = [d for i in kind for d in docs if d.id == i]
     if not rows:
         return None
-    rows.sort(key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name"))))
+    rows = _distinct(sorted(rows, key=lambda d: (d.metadata.get("price", float("inf")), str(d.metadata.get("name")))))
     shown = rows[:MAX_LISTED]
     w = WORDS[language]
     head = w.yes_listed if EXISTS.search(normalise(question)) else w.listed
@@ -474,6 +487,61 @@ def _hours_answer(q: Query) -> DirectAnswer | None:
     return None
 
 
+# "Does the X come with cleats?", "Is the back panel real wood?", "¿El X incluye el soporte?" (not "do you have X?")
+YES_NO = re.compile(r"^\W*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|"
+                    r"es|son|esta|estan|lleva|llevan|trae|traen|viene|vienen|incluye|incluyen|sirve|sirven|"
+                    r"funciona|funcionan|puedo|puede|se puede|cabe|caben|aguanta)\b")
+_NOT_EVIDENCE = {"come", "viene", "vien", "inclu", "inclu", "work", "funci", "sirve", "puedo", "puede", "will", "would",
+                 "could", "does", "tiene", "lleva", "llevan", "trae", "esta", "estan", "this", "that", "these", "them", "they"}
+MAX_QUOTED = 2  # rows quoted as evidence
+QUOTE_CHARS = 280
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE_CHARS else text[: text.rfind(" ", 0, QUOTE_CHARS)].rstrip(",;:") + " …"
+
+
+def _evidence_answer(q: Query) -> DirectAnswer | None:
+    """'Do the Shimano SH-M088L shoes come with cleats?' — what the product's own text says, quoted.
+
+    A small model answers yes/no questions "Yes, <the question restated>" whatever its rows say
+    ("cleats sold separately"). When the question is a yes/no one about one product and that
+    product's descriptions share the asked words, the answer is those descriptions, quoted (at most
+    :data:`MAX_QUOTED`, the best-matching first), and staff read the fact, not a guess. A dietary,
+    allergen, stock, colour or price question has its own rule; a list question is not about one product.
+    """
+    question, docs, meaning, language = q.question, q.docs, q.meaning, q.language
+    norm = normalise(question)
+    if not YES_NO.search(norm) or EXISTS.search(norm) or meaning.list_question or meaning.filter.hard:
+        return None
+    rows = asked_rows(question, docs)
+    if not rows:
+        return None
+    name = str(rows[0].metadata.get("name", rows[0].id))
+    asked = {t for t in tokenize(YES_NO.sub(" ", norm)) if len(t) >= 3 or t.isdigit()}
+    asked -= set(tokenize(name)) | _NOT_EVIDENCE
+    if not asked:
+        return None
+    scored = []
+    for rank, d in enumerate(rows):
+        text = str(d.metadata.get("description", "")).strip()
+        if text:
+            scored.append((shared_words(asked, set(tokenize(text))), rank, text, d))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    if not scored or scored[0][0] < min(MIN_EVIDENCE, len(asked)):
+        return None
+    quoted = [x for x in scored if x[0] >= 1][:MAX_QUOTED]
+    if not all(_in_language(x[2], language) for x in quoted):
+        return None  # quotes in another language: the model reads (and translates) the rows
+    w = WORDS[language]
+    text = w.evidence_head.format(name=name) + "\n" + "\n".join(f"- {w.quote(_quote(x[2]))}" for x in quoted)
+    return DirectAnswer(text, tuple(x[3].id for x in quoted))
+
+
+MIN_EVIDENCE = 2  # asked words a quoted description must share with the question (all of them when fewer)
+
+
 #: The exact-answer rules, in the order they are tried. Each settles one kind of structured
 #: question from row fields and declines (None) otherwise; the first that answers wins.
 RULES: tuple[Rule, ...] = (
@@ -491,4 +559,5 @@ RULES: tuple[Rule, ...] = (
     Rule("dietary", _dietary_answer),
     Rule("filtered_list", _filtered_list_answer),
     Rule("cheapest", _cheapest_answer),
+    Rule("evidence", _evidence_answer),
 )

@@ -34,7 +34,8 @@ def build_store_chain(settings: Settings, index: CatalogIndex, embeddings, llm: 
     """The QA chain for one store (raises IndexMissingError/IndexMismatchError if it can't answer)."""
     retriever = build_retriever(settings, index, embeddings, store)
     info, _ = index.live_collection(store, embedding_id(settings))
-    return build_chain(retriever, llm, store=StoreFacts.of(info), guarded=settings.pipeline == "guarded")
+    return build_chain(retriever, llm, store=StoreFacts.of(info), guarded=settings.pipeline == "guarded",
+                       translate=settings.translate_questions)
 
 
 __all__ = ["build_embeddings", "build_index", "build_llm", "build_retriever", "build_store_chain"]

@@ -8,6 +8,7 @@ boosts, because "a sleeve for my laptop" is not a question about the Laptops cat
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
@@ -57,6 +58,21 @@ def section_values(doc: Document, keys: tuple[str, ...] = ()) -> list[str]:
 def in_sections(doc: Document, sections: tuple[str, ...], keys: tuple[str, ...] = ()) -> bool:
     """Is the row in one of the named sections, at any level?"""
     return bool(sections) and any(v in sections for v in section_values(doc, keys))
+
+
+def of_kind(doc: Document, sections: tuple[str, ...], keys: tuple[str, ...] = ()) -> bool:
+    """In one of the named sections, or named as one: stock exports file the same fryers under "Freidora",
+    "HOGAR" and "Stock", but every one of them is called "Freidora …". The name must *start* with the
+    section's word: a "tomtoc Protective Laptop Sleeve" is not a laptop."""
+    if in_sections(doc, sections, keys):
+        return True
+    words = re.findall(r"[a-z0-9]+", normalise(str(doc.metadata.get("name", ""))))
+    first = _stem(words[0]) if words and len(words[0]) >= 4 else ""
+    for section in sections:
+        kind = [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(section)) if len(w) >= 4]
+        if first and len(kind) == 1 and kind[0] == first:
+            return True
+    return False
 
 
 def allergen_field(doc: Document) -> str | None:
@@ -149,15 +165,31 @@ def _stem(word: str) -> str:
 def named_sections(question: str, sections) -> tuple[str, ...]:
     """The sections (at any level) a question names, by their words; when several match, those whose
     words the question covers best ("freidora de aire": "Freidora", not "Aire acondicionado")."""
-    q_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(question)) if len(w) >= 4}
-    coverage = {}
-    for section in sections:
-        words = [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(section)) if len(w) >= 4]
-        hits = sum(w in q_words for w in words)
-        if hits:
-            coverage[section] = hits / len(words)
+    coverage = {s: c for s in sections if (c := section_coverage(question, s)) > 0}
     best = max(coverage.values(), default=0)
     return tuple(sorted(s for s, c in coverage.items() if c == best))
+
+
+def section_coverage(question: str, section: str) -> float:
+    """The share of a section name's words the question says ("freidora de aire": 1.0 of "Freidora", 0.5 of
+    "Aire acondicionado")."""
+    q_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(question)) if len(w) >= 4}
+    words = [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(section)) if len(w) >= 4]
+    return sum(w in q_words for w in words) / len(words) if words else 0.0
+
+
+def has_tag(text: str, tag: str) -> bool:
+    """Does ``text`` say the dietary tag ("Cup4Cup Gluten Free Flour" says gluten-free)?"""
+    return any(re.search(p, normalise(text)) for p in DIETARY[tag][0])
+
+
+def without_tags(question: str, tags: Sequence[str]) -> str:
+    """The question with the words of these dietary tags blanked out."""
+    q = normalise(question)
+    for tag in tags:
+        for p in DIETARY[tag][0]:
+            q = re.sub(p + r"\w*", " ", q)
+    return q
 
 
 def parse_filters(question: str, categories: set[str] | frozenset[str] = frozenset()) -> QueryFilter:

@@ -44,8 +44,13 @@ class Turn:
 @dataclass(frozen=True)
 class Contextualized:
     search: str  # what the retriever looks for
-    question: str  # what the LLM is asked
+    question: str  # what the rules and checks read (and the LLM, unless ``asked_as`` is set)
     followup: bool = False
+    asked_as: str = ""  # the question in the asker's language, when ``question`` is its translation (rag.translate)
+
+    @property
+    def for_model(self) -> str:
+        return self.asked_as or self.question
 
 
 def contextualize(question: str, history: Sequence[Turn], lex) -> Contextualized:

@@ -52,6 +52,7 @@ class Words:
     listed: str = ""
     recommend_head: str = ""
     recommend_other_language: str = ""
+    evidence_head: str = ""  # {name}: the product whose descriptions are quoted
     code_is: str = ""
     contains_allergen: str = ""
     lacks_allergen: str = ""
@@ -91,7 +92,8 @@ WORDS: dict[str, Words] = {
         same_price="They cost the same: {names}, {price}.", cheaper="cheaper", dearer="more expensive",
         compared="“{name}” is {adj}: {price}, against {rest}.", total="Together: {total} — {parts}.",
         yes_listed="Yes, in the catalog:", listed="In the catalog:", recommend_head="From the catalog, for that:",
-        recommend_other_language="From the catalog, these rows' descriptions mention it:", code_is="{code} is “{name}”{at}.",
+        recommend_other_language="From the catalog, these rows' descriptions mention it:",
+        evidence_head="What the catalog says about “{name}”:", code_is="{code} is “{name}”{at}.",
         contains_allergen="Yes, “{name}” contains {allergen}",
         lacks_allergen="Not listed: the allergens of “{name}” do not include {allergen}",
         allergen_list=" (allergens: {listed}).",
@@ -123,7 +125,8 @@ WORDS: dict[str, Words] = {
         same_price="Cuestan lo mismo: {names}, {price}.", and_=" y ", cheaper="más barato", dearer="más caro",
         compared="«{name}» es {adj}: {price}, frente a {rest}.", total="En total: {total} — {parts}.",
         yes_listed="Sí, en el catálogo:", listed="En el catálogo:", recommend_head="Según el catálogo, para eso:",
-        recommend_other_language="Según el catálogo, la ficha de estos lo menciona:", code_is="{code} es «{name}»{at}.",
+        recommend_other_language="Según el catálogo, la ficha de estos lo menciona:",
+        evidence_head="Lo que dice el catálogo de «{name}»:", code_is="{code} es «{name}»{at}.",
         contains_allergen="Sí, «{name}» lleva {allergen}",
         lacks_allergen="No figura: la lista de alérgenos de «{name}» no lo incluye",
         allergen_list=" (alérgenos: {listed}).", none_="ninguno",

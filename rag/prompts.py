@@ -259,7 +259,8 @@ def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
     """The rows of the one product the question is about, when its name shares clearly the most words with it.
 
     "¿Cuánto sale la paellera eléctrica Kanji?" among three Kanji rows is about the paellera. Words
-    are compared as prefixes (typos, plurals) and numbers count ("ventilador 20 pulgadas"); a tie
+    are compared as prefixes (typos, plurals, abbreviations: :func:`shared_words`) and numbers count
+    ("ventilador 20 pulgadas"); a tie
     between different names, fewer than :data:`MIN_ASKED_OVERLAP` shared words, or a name in the
     question the rows do not have (:func:`unknown_names`), is no answer. Rows with the same name (the snippets of one product, a dish listed once per portion) are one
     product: they are returned together, first the best-ranked.
@@ -269,7 +270,7 @@ def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
     score: dict[str, int] = {}
     for d, name in zip(docs, names, strict=True):
         if name is not None and name not in score:
-            score[name] = len(asked & set(tokenize(str(d.metadata.get("name", "")))))
+            score[name] = shared_words(asked, set(tokenize(str(d.metadata.get("name", "")))))
     ranked = sorted(score.values(), reverse=True)
     if not ranked or ranked[0] < MIN_ASKED_OVERLAP or (len(ranked) > 1 and ranked[1] == ranked[0]):
         return []
@@ -278,6 +279,19 @@ def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
     # "the Singer Heavy Duty 4423" is not the Brother SE400 sewing machine, however many words they share
     words = {w for d in rows for w in re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.page_content}"))}
     return [] if unknown_names(question, words) else rows
+
+
+MIN_ABBREVIATION = 4  # letters of a row word that may stand for a longer question word ("elec" for "eléctrico")
+
+
+def shared_words(asked: set[str], words: set[str]) -> int:
+    """How many question tokens a row's name words match: equal, or abbreviated in the row.
+
+    Stock exports shorten words ("Termot. Señorial Zafiro 40 elec", "Vent. Pared"): a row word of at least
+    :data:`MIN_ABBREVIATION` letters that starts a question word counts as that word.
+    """
+    short = {w for w in words if len(w) >= MIN_ABBREVIATION and w.isalpha()}
+    return sum(t in words or any(t.startswith(w) for w in short) for t in asked)
 
 
 def asked_row(question: str, docs: Sequence[Document]) -> Document | None:

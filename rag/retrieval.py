@@ -23,7 +23,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from rag.filters import EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, in_sections, is_row, matches, parse_filters, section_values
+from rag.filters import (EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, has_tag, in_sections, is_row, matches, of_kind,
+                         parse_filters, section_coverage, section_values, without_tags)
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes, unknown_names
 from rag.store import CatalogIndex, as_documents, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
@@ -70,10 +71,13 @@ class LexicalIndex:
         self.categories = {v for d in docs for v in section_values(d, self.category_keys)}
         category_tokens = {t for c in self.categories for t in tokenize(c)}
         self.name_tokens = [set(tokenize(str(d.metadata.get("name", "")))) - GENERIC - category_tokens for d in docs]
-        self.name_df: dict[str, int] = {}
-        for toks in self.name_tokens:
+        # how many *products* have a name word: rows with the same name (a dish per portion, the Q&A snippets
+        # of one product) are one product, so "Cup4Cup" stays distinctive however many rows carry it
+        names_with: dict[str, set[str]] = {}
+        for d, toks in zip(docs, self.name_tokens, strict=True):
             for t in toks:
-                self.name_df[t] = self.name_df.get(t, 0) + 1
+                names_with.setdefault(t, set()).add(phrase(str(d.metadata.get("name", ""))))
+        self.name_df: dict[str, int] = {t: len(names) for t, names in names_with.items()}
         self.name_vocab = {  # product-name words ("pro", "air"), for "¿y el Pro?" follow-ups
             t for d in docs if is_row(d) for t in tokenize(str(d.metadata.get("name", "")))
         }
@@ -223,7 +227,8 @@ class CatalogRetriever(BaseRetriever):
         _, _, lex = self.lexical()
         return contextualize(question, history, lex)
 
-    def focus(self, docs: list[Document], meaning: Interpretation) -> list[Document]:
+    @staticmethod
+    def focus(docs: list[Document], meaning: Interpretation) -> list[Document]:
         """The rows the LLM should see: only the named product(s) when the question names them.
 
         A small model given "iPhone 15" and "iPhone 15 Pro" will mix up their prices; when
@@ -234,12 +239,32 @@ class CatalogRetriever(BaseRetriever):
         wanted = set(meaning.exact_ids or meaning.full_name_ids or meaning.named_ids[:3])
         if not wanted:
             return docs
-        focused = [d for d in docs if d.id in wanted or not is_row(d)]
+        # rows that share a wanted row's name are the same product's rows: they stay, in retrieval order
+        names = {phrase(str(d.metadata.get("name", ""))) for d in docs if d.id in wanted}
+        focused = [d for d in docs if d.id in wanted or not is_row(d) or phrase(str(d.metadata.get("name", ""))) in names]
         return focused if any(d.id in wanted for d in focused) else docs
 
     @staticmethod
+    def _filter_words(query: str, lex: LexicalIndex) -> str:
+        """The question without the dietary words that are the named product's own name.
+
+        "Does Cup4Cup multipurpose gluten free flour contain almond flour?" names the Cup4Cup flour by
+        "Cup4Cup"; its "gluten free" is that product's name, not a filter, so the question is a yes/no
+        about one product and not a list of gluten-free products.
+        """
+        tags = parse_filters(query).tags
+        if not tags:
+            return query
+        rest = without_tags(query, tags)
+        best = lex.named(rest)[:1]
+        unique = bool(best) and any(lex.name_df.get(t) == 1 for t in set(tokenize(rest)) & lex.name_tokens[best[0]])
+        name = str(lex.docs[best[0]].metadata.get("name", "")) if unique else ""  # named by a word only it has
+        own = [t for t in tags if name and has_tag(name, t)]
+        return without_tags(query, own) if own else query
+
+    @staticmethod
     def _interpret(query: str, lex: LexicalIndex) -> Interpretation:
-        filt = parse_filters(query, lex.categories)
+        filt = parse_filters(CatalogRetriever._filter_words(query, lex), lex.categories)
         named = tuple(lex.docs[i].id for i in lex.named(query))
         full = tuple(lex.docs[i].id for i in lex.full_names(query))
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
@@ -294,13 +319,16 @@ class CatalogRetriever(BaseRetriever):
                     if d.id in allowed:
                         bump(d, 0.0)
                 fused = {i: s for i, s in fused.items() if i in allowed}
-        for doc_id in fused:
-            if in_sections(pool[doc_id], filt.categories, lex.category_keys):
-                fused[doc_id] += 0.5 / (RRF_K + 1)
+        sections_asked = self._sections_asked(query, meaning, lex)
+        if sections_asked:
+            for doc_id in fused:
+                if in_sections(pool[doc_id], filt.categories, lex.category_keys):
+                    fused[doc_id] += 0.5 / (RRF_K + 1)
         for doc_id in meaning.kind_ids[: self.filtered_list_k]:
             bump(lex.docs[lex.position[doc_id]], FULL_NAME_BOOST)
-        if filt.sort and filt.categories and not meaning.named_ids:
-            self._rank_by_price(lex, fused, filt, bump)
+        named_outside = bool(meaning.named_ids) and not self._named_in_sections(meaning, lex)
+        if filt.sort and filt.categories and (not meaning.named_ids or (named_outside and sections_asked)):
+            self._rank_by_price(lex, fused, filt, bump)  # "the cheapest gaming laptop": not the "Surface Laptop"
         k = self.k
         if meaning.list_question:
             k = max(self.k, self.filtered_list_k if hard else self.list_k)
@@ -341,6 +369,32 @@ class CatalogRetriever(BaseRetriever):
             doc.metadata["line_rank"] = ",".join(str(i) for i in np.argsort(-sims, kind="stable"))
 
     @staticmethod
+    def _named_in_sections(meaning: Interpretation, lex: LexicalIndex) -> bool:
+        """Is the best-named row (a policy section counts as in) in one of the sections the question names?"""
+        best = [lex.docs[lex.position[i]] for i in meaning.named_ids[:1] if i in lex.position]
+        return bool(best) and (not is_row(best[0]) or in_sections(best[0], meaning.filter.categories, lex.category_keys))
+
+    @staticmethod
+    def _sections_asked(query: str, meaning: Interpretation, lex: LexicalIndex) -> bool:
+        """Do the section words of the question ask for a section, or describe a product it names?
+
+        "¿Cuánto sale la paellera eléctrica Kanji?" names the paellera (section HOGAR) by a word of its
+        own; "eléctrica", half of PAVA ELECTRICA, describes it and does not ask for that section, whose rows
+        must not be lifted above it. A section named in full ("the cheapest gaming laptop": Gaming) is asked
+        for when the product is named by one word only, which may be a common noun of the question ("Surface
+        Laptop"); "la tosta de picadillo ibérico con crema de payoyo" names its dish by several words, and
+        "ibérico" (all of IBÉRICOS) describes it.
+        """
+        f = meaning.filter
+        if not f.categories:
+            return False
+        if not meaning.named_ids or CatalogRetriever._named_in_sections(meaning, lex):
+            return True
+        best = lex.position.get(meaning.named_ids[0])
+        named_by = len(set(tokenize(query)) & lex.name_tokens[best]) if best is not None else 0
+        return named_by < 2 and all(section_coverage(query, s) == 1.0 for s in f.categories)
+
+    @staticmethod
     def _top(pool: dict[str, Document], fused: dict[str, float], k: int) -> list[Document]:
         out = []
         for doc_id in sorted(fused, key=lambda i: -fused[i])[:k]:
@@ -351,10 +405,10 @@ class CatalogRetriever(BaseRetriever):
 
     @staticmethod
     def _rank_by_price(lex: LexicalIndex, fused, filt: QueryFilter, bump) -> None:
-        """'The cheapest pasta': rows of the named category, ordered by price, go first."""
+        """'The cheapest pasta': rows of the named category (or named like it: :func:`of_kind`), by price, go first."""
         priced = [
             d for d in lex.docs
-            if in_sections(d, filt.categories, lex.category_keys) and isinstance(d.metadata.get("price"), (int, float))
+            if of_kind(d, filt.categories, lex.category_keys) and isinstance(d.metadata.get("price"), (int, float))
             and (d.id in fused or not filt.hard)
         ]
         priced.sort(key=lambda d: d.metadata["price"], reverse=filt.sort == "desc")

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         description="'guarded': exact answers from row fields, follow-ups, focus and answer checks around the LLM; "
         "'plain': retrieved rows straight into the prompt (the textbook chain, kept as the evaluation baseline).",
     )
+    translate_questions: bool = Field(
+        False, description="A question in another language than the catalog's is translated into it by the model "
+        "before the search (about 1 s more for those questions only). Off by default: the packaged 1.5B model keeps "
+        "many words untranslated ('air fryer', 'oxtail'), and on the benchmark catalogs it did not pay; worth "
+        "trying with a larger model behind llm_backend=openai.",
+    )
 
     # --- generation -----------------------------------------------------------------------
     llm_backend: Literal["llamacpp", "transformers", "openai"] = Field("llamacpp")

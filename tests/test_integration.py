@@ -119,3 +119,23 @@ def test_cli_bad_input_exits_nonzero_with_a_message(session_settings, sample_ind
     out = subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert message in out.stderr
+
+
+@pytest.mark.slow
+def test_a_question_can_be_searched_in_the_catalogs_language(session_settings, sample_index, embeddings, llm):
+    """translate_questions=true: the model translates the question into the menu's Spanish before the search;
+    the answer stays in English and comes from the row."""
+    from rag.claims import wrong_language
+    from rag.factory import build_store_chain
+    from rag.translate import Translator
+
+    spanish = Translator(llm)("Do you have the salmon with lemon?", "es")
+    assert detect_language(spanish) == "es" and "salm" in normalise(spanish) and "limon" in normalise(spanish)
+    settings = session_settings.model_copy(update={"translate_questions": True})
+    chain = build_store_chain(settings, sample_index, embeddings, llm, "bella-italia")
+    ans = ask(chain, "Do you have the salmon with lemon?")
+    assert ans.searched_as == spanish and ans.to_dict()["searched_as"] == spanish
+    assert not ans.refused and "BI-033" in [d.id for d in ans.sources]
+    assert wrong_language(ans.answer, "en", ans.question, ans.sources) is None, ans.answer  # names are Spanish, the rest English
+    default = build_store_chain(session_settings, sample_index, embeddings, llm, "bella-italia")
+    assert ask(default, "Do you have the salmon with lemon?").searched_as == ""  # off by default

@@ -398,3 +398,149 @@ def test_amounts_in_a_question_match_a_row_by_value_however_they_are_written():
     assert not names_match("¿Cuánto sale el lavarropas Drean de 8 kg?", row("Lavarropas Drean Next 6.5kg"))
     assert not names_match("¿Precio del ThinkPad X13?", row("Lenovo ThinkPad X1 Carbon"))
     assert not names_match("¿Cuánto sale la heladera Gafa de 300 litros?", row("Heladera Drean HDR300F11 300 lts"))
+
+
+def test_an_abbreviated_row_name_is_still_the_row_the_question_names():
+    """Stock exports shorten words: 'Termot. … 40 elec' is the 'termotanque Zafiro 40 eléctrico', not a tie."""
+    from rag.prompts import asked_rows, shared_words
+    from rag.retrieval import Interpretation
+
+    def row(i, name, stock):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "stock": stock})
+
+    docs = (row("1", "Termot. Señorial Zafiro 40 elec 30lts col. entr. sup.", 4),
+            row("2", "Termot. Señorial Zafiro TESZP-20 20lts electrico", 1),
+            row("3", "Termot. Señorial Zafiro 65 elec 50lts col. entr. sup.", 2))
+    q = "¿Cuántas unidades hay del termotanque Zafiro 40 eléctrico?"
+    assert [d.id for d in asked_rows(q, docs)] == ["1"]
+    answer = direct_answer(Query(q, "es", docs, Interpretation(filter=parse_filters(q)), USD))
+    assert (answer.text, answer.rule) == ("Sí, quedan 4 unidades de «Termot. Señorial Zafiro 40 elec 30lts col. entr. sup.».", "stock")
+    # a short row word ("col") or a number ("40" in "400") does not stand for a longer word
+    assert shared_words({"colga", "400"}, {"col", "40"}) == 0
+    assert shared_words({"elect", "venti"}, {"elec", "vent"}) == 2
+
+
+def test_a_word_describing_a_named_product_does_not_lift_a_section_above_it():
+    """'la paellera eléctrica Kanji' names the paellera (HOGAR); 'eléctrica' does not ask for PAVA ELECTRICA."""
+    from rag.retrieval import CatalogRetriever, Interpretation, LexicalIndex
+
+    def row(i, name, cat):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "category": cat})
+
+    lex = LexicalIndex([row("p", "Paellera Kanji Sevilla Electrica", "HOGAR"), row("k", "Pava Kanji Mate", "PAVA ELECTRICA"),
+                        row("h", "Horno electrico Kanji 70Lts", "HORNO ELECTRICO")])
+    q = "¿Cuánto sale la paellera eléctrica Kanji?"
+    meaning = CatalogRetriever._interpret(q, lex)
+    assert meaning.named_ids[0] == "p" and meaning.filter.categories == ("HORNO ELECTRICO", "PAVA ELECTRICA")
+    assert not CatalogRetriever._sections_asked(q, meaning, lex)
+    pavas = "¿Qué pavas eléctricas tienen?"
+    assert CatalogRetriever._sections_asked(pavas, CatalogRetriever._interpret(pavas, lex), lex)
+    assert CatalogRetriever._sections_asked(q, Interpretation(filter=meaning.filter), lex)  # no product named
+
+
+def test_a_section_named_in_full_is_asked_for_even_when_a_product_shares_a_word():
+    """'the cheapest gaming laptop' asks for the Gaming section, not for the 'Surface Laptop'."""
+    from rag.retrieval import CatalogRetriever, LexicalIndex
+
+    def row(i, name, cat, price):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "category": cat, "price": price})
+
+    lex = LexicalIndex([row("s1", "Surface Laptop", "Ultrabook", 1100.0), row("s2", "Surface Laptop", "Ultrabook", 1300.0),
+                        row("g1", "FX550IK-DM018T", "Gaming", 699.0), row("g2", "Inspiron 5577", "Gaming", 879.0)])
+    q = "Which is the cheapest gaming laptop?"
+    meaning = CatalogRetriever._interpret(q, lex)
+    assert meaning.named_ids[:1] == ("s1",) and meaning.filter.categories == ("Gaming",)
+    assert CatalogRetriever._sections_asked(q, meaning, lex)
+    # a dish named by several of its words keeps its place: "ibérico" describes it
+    dish = LexicalIndex([row("t", "Tosta de picadillo con crema de payoyo", "SUGERENCIAS", 4.0),
+                         row("j", "Jamón de bellota", "IBÉRICOS", 22.0), row("l", "Lomo de bellota", "IBÉRICOS", 19.0)])
+    tosta = "¿Cuánto cuesta la tosta de picadillo ibérico con crema de payoyo?"
+    assert not CatalogRetriever._sections_asked(tosta, CatalogRetriever._interpret(tosta, dish), dish)
+
+
+def _snippets():
+    def row(i, name, description):
+        return Document(id=i, page_content=f"{name}\ndescription: {description}",
+                        metadata={"id": i, "name": name, "kind": "row", "description": description})
+
+    return (row("s1", "Shimano SH-M088L Cycling Shoes", "Fits true to size, I wear a 44."),
+            row("s2", "Shimano SH-M088L Cycling Shoes", "Cleats are not included, they come with the pedals."),
+            row("s3", "Shimano SH-M088L Cycling Shoes", "The soles are stiff enough for long rides."),
+            row("g1", "Garmin Edge 530", "The cleats of my old shoes fit the pedals."))
+
+
+def test_a_yes_no_question_about_one_product_is_answered_with_its_own_words():
+    """'Do the X come with cleats?' quotes the snippet that speaks of cleats, never a guessed 'Yes'."""
+    from rag.retrieval import Interpretation
+
+    docs = _snippets()
+    q = "Do the Shimano SH-M088L cycling shoes come with cleats?"
+    answer = direct_answer(Query(q, "en", docs, Interpretation(filter=parse_filters(q)), USD))
+    assert answer.rule == "evidence" and answer.cited == ("s2",)
+    assert answer.text == ("What the catalog says about “Shimano SH-M088L Cycling Shoes”:\n"
+                           "- “Cleats are not included, they come with the pedals.”")
+
+
+@pytest.mark.parametrize("question", [
+    "Do the Shimano SH-M088L cycling shoes come in red?",  # no snippet speaks of it: the model (or a refusal) decides
+    "Do you have the Shimano SH-M088L shoes?",  # existence has its own rule
+    "Do the Sidi Dragon shoes come with cleats?",  # another product: not these rows' evidence
+    "¿Las zapatillas Shimano SH-M088L traen calas?",  # English snippets are not quoted into a Spanish answer
+])
+def test_no_evidence_is_quoted_when_the_rows_do_not_speak_of_it(question):
+    from rag.retrieval import Interpretation
+
+    answer = direct_answer(Query(question, "en", _snippets(), Interpretation(filter=parse_filters(question)), USD))
+    assert answer is None or answer.rule != "evidence"
+
+
+def test_a_portion_is_named_in_the_singular_or_the_plural():
+    from rag.direct import asked_option
+
+    keys = ("tapa", "media_tabla", "tabla", "copa", "botella")
+    assert asked_option("¿Sirven el Pago Carraovejas por copas?", keys) == "copa"
+    assert asked_option("dos medias tablas de lomo", keys) == "media_tabla"  # not "tabla"
+    assert asked_option("¿precio de la media tabla de lomo?", keys) == "media_tabla"
+    assert asked_option("¿Cuánto cuesta la botella de Cillar de Silos?", keys) == "botella"
+    assert asked_option("¿Tienen copas de cristal?", ("tapa",)) is None
+
+
+def test_the_cheapest_of_a_kind_includes_rows_filed_under_other_sections():
+    """Stock exports file fryers under 'Freidora', 'HOGAR' and 'Stock': all are 'Freidora …' by name."""
+    from rag.filters import of_kind
+    from rag.retrieval import Interpretation
+
+    def row(i, name, cat, price):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "category": cat, "price": price})
+
+    docs = (row("1", "Freidora Steel Home sin aceite 5lts", "Freidora", 114129.0),
+            row("2", "Freidora kanji de aire KJHAF1003 2.7lts", "Stock", 56899.0),
+            row("3", "Pava Kanji KJH-PE15002M Mate", "Stock", 21989.0))
+    q = "¿Cuál es la freidora de aire más barata?"
+    meaning = Interpretation(filter=parse_filters(q, {"Freidora", "Stock", "AIRE ACONDICIONADO"}))
+    answer = direct_answer(Query(q, "es", docs, meaning, StoreFacts(Money("", "es"))))
+    assert answer.text == "El producto más barato de Freidora es «Freidora kanji de aire KJHAF1003 2.7lts», a 56.899."
+    assert not of_kind(docs[2], ("Freidora",)) and of_kind(docs[0], ("Freidora",))
+    sleeve = Document(id="s", page_content="", metadata={"name": "tomtoc 360 Protective Laptop Sleeve 14\"", "category": "Accessories"})
+    assert not of_kind(sleeve, ("Laptops",))  # a sleeve for a laptop is not a laptop
+
+
+def test_rows_sharing_a_name_are_one_product_for_naming_and_focus():
+    """Ten Q&A snippets of 'Cup4Cup … Flour' keep 'Cup4Cup' distinctive, and focus keeps all of them."""
+    from rag.retrieval import CatalogRetriever, LexicalIndex
+
+    def row(i, name, description=""):
+        return Document(id=i, page_content=f"{name}\n{description}",
+                        metadata={"id": i, "name": name, "kind": "row", "description": description})
+
+    flour = [row(f"c{k}", "Cup4Cup Gluten Free Flour, Multipurpose Flour", f"snippet {k} about almond flour") for k in range(6)]
+    others = [row("b1", "Bob's Red Mill Gluten Free Flour"), row("b2", "King Arthur Gluten Free Flour")]
+    lex = LexicalIndex([*flour, *others])
+    assert lex.name_df["cup4c"] == 1
+    q = "Does Cup4Cup multipurpose gluten free flour contain almond flour?"
+    meaning = CatalogRetriever._interpret(q, lex)
+    assert meaning.filter.tags == () and not meaning.list_question and meaning.named_ids[0].startswith("c")
+    kept = CatalogRetriever.focus([flour[4], others[0], flour[1]], meaning)
+    assert [d.id for d in kept] == ["c4", "c1"]
+    # a dietary word that is a filter stays one: no product is named by another word
+    assert CatalogRetriever._interpret("Which gluten free flours do you have?", lex).filter.tags == ("gluten-free",)
