@@ -27,9 +27,18 @@ training 404 s (508 steps); M-ABSA dev, same run:
     fine-tuned (this script)      0.884   0.698  0.30    0.868   0.703  0.36    63
     shipped (frozen e5 + head)    0.873   0.700  0.34    0.841   0.662  0.29    47
 
-Better, not yet the targets (en acc 0.90, es macro-F1 0.75); neutral stays the weak class. Not tried yet:
-more epochs, stronger neutral weighting, offsets chosen on a train split, LoRA (what would ship: the trained
-layers are 21 M parameters, 42 MB in fp16).
+Better, not yet the targets (en acc 0.90, es macro-F1 0.75); neutral stays the weak class. Two more runs, same
+dev set (``--holdout`` keeps 10% of the train lines, translations together, to choose a neutral offset):
+
+    run                                                   en acc  en F1  (neu)   es acc  es F1  (neu)   train
+    2 epochs, inverse-frequency weights (power 1.0)       0.859   0.702  0.33    0.840   0.685  0.32    778 s
+    2 epochs, power 0.5, 90% of train                     0.889   0.712  0.33    0.863   0.678  0.29    872 s
+      + neutral offset 0.1 chosen on the 10% held out     0.890   0.722  0.35    0.860   0.681  0.30
+
+So the encoder plateaus near 0.89 en acc and 0.68-0.70 es macro-F1 whatever the epochs, weights or offset:
+the neutral class (4% of training sentences, F1 about 0.3) is what holds both targets back, and more of the same
+training does not fix it. Not shipped; LoRA (the trained layers are 21 M parameters, 42 MB in fp16) is not worth
+building until a change of data or labels moves neutral.
 """
 
 from __future__ import annotations
@@ -256,14 +265,37 @@ def check(model: E5, tok: Tokenizer) -> dict:
 # --------------------------------------------------------------------------- train + evaluate
 
 
-def sentences(split: str) -> list[tuple[str, int, str, str]]:
+def sentences(split: str) -> list[tuple[str, int, str, str, int]]:
+    """(text, label, language, domain, line index); a Spanish line is the translation of the English one."""
     out = []
     for domain in m_absa.DOMAINS:
         for lang in ("en", "es"):
-            for s in m_absa.load(DATA, domain, lang, split):
+            for i, s in enumerate(m_absa.load(DATA, domain, lang, split)):
                 if s.label in LABELS:
-                    out.append((s.text, LABELS.index(s.label), lang, domain))
+                    out.append((s.text, LABELS.index(s.label), lang, domain, i))
     return out
+
+
+def split_off(train_set: list, fraction: float) -> tuple[list, list]:
+    """Hold out every sentence of some (domain, line) pairs, so no translation of a held-out line is trained on."""
+    if fraction <= 0:
+        return train_set, []
+    rng = np.random.default_rng(1)
+    keys = sorted({(s[3], s[4]) for s in train_set})
+    held = {keys[i] for i in rng.permutation(len(keys))[: int(len(keys) * fraction)]}
+    return [s for s in train_set if (s[3], s[4]) not in held], [s for s in train_set if (s[3], s[4]) in held]
+
+
+def neutral_offset(P: np.ndarray, y: np.ndarray, lang: np.ndarray) -> float:
+    """The log-odds added to neutral that maximises the mean macro-F1 (en, es) on held-out train sentences."""
+    logp = np.log(P + 1e-9)
+    best, best_b = -1.0, 0.0
+    for b in np.arange(-1.0, 4.01, 0.1):
+        pred = (logp + np.array([0.0, b, 0.0])).argmax(1)
+        f1 = np.mean([scores(y[lang == g], pred[lang == g])["macro_f1"] for g in ("en", "es")])
+        if f1 > best + 1e-9:
+            best, best_b = f1, float(b)
+    return round(best_b, 2)
 
 
 def scores(y: np.ndarray, pred: np.ndarray) -> dict:
@@ -306,6 +338,7 @@ def train(args) -> dict:
     model, tok = load_e5()
     head = nn.Linear(384, 3)
     train_set, dev_set = sentences("train"), sentences("dev")
+    train_set, held_set = split_off(train_set, args.holdout)
     y_train = np.array([s[1] for s in train_set])
     counts = np.bincount(y_train, minlength=3)
     weight = torch.tensor((counts.sum() / (3 * counts)) ** args.class_weight_power, dtype=torch.float32)
@@ -346,11 +379,17 @@ def train(args) -> dict:
     P = predict(model, head, tok, texts, args.max_len)
     rate = len(texts) / (time.perf_counter() - t1)
     rows = [report("e5 fine-tuned (this run)", y, P.argmax(1), lang)]
+    offset = None
+    if held_set:
+        Ph = predict(model, head, tok, [s[0] for s in held_set], args.max_len)
+        offset = neutral_offset(Ph, np.array([s[1] for s in held_set]), np.array([s[2] for s in held_set]))
+        pred = (np.log(P + 1e-9) + np.array([0.0, offset, 0.0])).argmax(1)
+        rows.append(report(f"  + neutral offset {offset} (train hold-out)", y, pred, lang))
     t2 = time.perf_counter()
     base = shipped(texts)
     base_rate = len(texts) / (time.perf_counter() - t2)
     rows.append(report("shipped (frozen e5 + head)", y, base, lang))
-    result = {"train_wall_s": round(wall, 1), "steps": step, "texts_per_s": {"fine_tuned": round(rate, 1),
+    result = {"train_wall_s": round(wall, 1), "steps": step, "neutral_offset": offset, "held_out": len(held_set), "texts_per_s": {"fine_tuned": round(rate, 1),
               "shipped": round(base_rate, 1)}, "args": vars(args), "rows": rows}
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -368,6 +407,7 @@ def main() -> int:
     ap.add_argument("--head-lr", type=float, default=1e-3)
     ap.add_argument("--class-weight-power", type=float, default=0.5, help="0: no weighting, 1: inverse frequency")
     ap.add_argument("--max-steps", type=int, default=0, help="time this many steps and stop (no evaluation)")
+    ap.add_argument("--holdout", type=float, default=0.1, help="fraction of train lines held out to choose the neutral offset")
     args = ap.parse_args()
     torch.set_num_threads(2)
     if args.check:
