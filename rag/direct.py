@@ -491,7 +491,7 @@ def _hours_answer(q: Query) -> DirectAnswer | None:
 YES_NO = re.compile(r"^\W*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|"
                     r"es|son|esta|estan|lleva|llevan|trae|traen|viene|vienen|incluye|incluyen|sirve|sirven|"
                     r"funciona|funcionan|puedo|puede|se puede|cabe|caben|aguanta)\b")
-_NOT_EVIDENCE = {"come", "viene", "vien", "inclu", "inclu", "work", "funci", "sirve", "puedo", "puede", "will", "would",
+_NOT_EVIDENCE = {"come", "viene", "vien", "inclu", "work", "funci", "sirve", "puedo", "puede", "will", "would",
                  "could", "does", "tiene", "lleva", "llevan", "trae", "esta", "estan", "this", "that", "these", "them", "they"}
 MAX_QUOTED = 2  # rows quoted as evidence
 QUOTE_CHARS = 280
