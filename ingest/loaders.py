@@ -157,9 +157,11 @@ def load_file(
     source = str(path)
     limits = limits or UploadLimits()
     _check_file(file, source, limits)
-    overrides = _overrides(file, source, mapping)
+    sidecar = file.with_name(file.name + ".mapping.json")
+    sidecar_data = _sidecar_json(sidecar)  # read once: its columns and its portion names
+    overrides = _overrides(source, sidecar, sidecar_data, mapping)
     result = _LOADERS[file.suffix.lower()](file, source, overrides, limits)
-    result = _named_portions(result, file)
+    result = _named_portions(result, file, sidecar, sidecar_data)
     if strict and result.errors:
         raise CatalogFileError(_strict_message(source, result.errors))
     for error in result.errors:
@@ -213,11 +215,11 @@ def _strict_message(source: str, errors: Sequence[RowError]) -> str:
 # --------------------------------------------------------------------------- mapping overrides
 
 
-def _overrides(file: Path, source: str, explicit: Mapping[str, str] | None) -> dict[str, str]:
+def _overrides(source: str, sidecar: Path, data: Any, explicit: Mapping[str, str] | None) -> dict[str, str]:
     """Sidecar ``<file>.mapping.json`` columns merged with ``explicit`` (which wins per header and role)."""
-    sidecar = _read_sidecar(file.with_name(file.name + ".mapping.json"))
+    columns = _sidecar_columns(sidecar, data)
     explicit = dict(explicit or {})
-    merged = {h: r for h, r in sidecar.items() if h not in explicit and r not in explicit.values()}
+    merged = {h: r for h, r in columns.items() if h not in explicit and r not in explicit.values()}
     merged.update(explicit)
     try:
         check_overrides(merged)
@@ -248,10 +250,8 @@ def _sidecar_json(sidecar: Path) -> Any:
         raise CatalogFileError(f"{sidecar} cannot be read ({exc}): write it as {_SIDECAR_SHAPE}") from None
 
 
-def _named_portions(result: LoadResult, file: Path) -> LoadResult:
+def _named_portions(result: LoadResult, file: Path, sidecar: Path, data: Any) -> LoadResult:
     """Apply the sidecar's ``portion_names`` (what a portion column is called in each category), if any."""
-    sidecar = file.with_name(file.name + ".mapping.json")
-    data = _sidecar_json(sidecar)
     if not isinstance(data, dict) or "portion_names" not in data or result.mapping is None:
         return result
     try:
@@ -270,15 +270,13 @@ def _named_portions(result: LoadResult, file: Path) -> LoadResult:
     return replace(result, documents=documents, mapping=mapping)
 
 
-def _read_sidecar(sidecar: Path) -> dict[str, str]:
-    """The ``columns`` of a sidecar mapping file, or {} when there is none."""
-    data = _sidecar_json(sidecar)
+def _sidecar_columns(sidecar: Path, data: Any) -> dict[str, str]:
+    """The ``columns`` of a parsed sidecar mapping file (``data``), or {} when there is none."""
     if data is None:
         return {}
-    shape = _SIDECAR_SHAPE
     columns = data.get("columns") if isinstance(data, dict) else None
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-        raise CatalogFileError(f"{sidecar} has no 'columns' object: write it as {shape}")
+        raise CatalogFileError(f"{sidecar} has no 'columns' object: write it as {_SIDECAR_SHAPE}")
     logger.info("using column mapping from %s", sidecar)
     return {str(k): v for k, v in columns.items()}
 

@@ -24,7 +24,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from rag.claims import false_free, mispriced, wrong_language
 from rag.direct import direct_answer
 from rag.errors import QuestionError
-from rag.filters import is_row
+from rag.filters import is_row, product_key
 from rag.followup import Contextualized, Turn
 from rag.injection import defang
 from rag.lexicon import WORDS
@@ -46,7 +46,6 @@ from rag.prompts import (
     warmup_messages,
 )
 from rag.query import Query, StoreFacts
-from rag.text import phrase
 from rag.translate import Translator
 
 logger = logging.getLogger(__name__)
@@ -286,7 +285,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
             and is_echo(raw, asked, prompt_rows(docs, asked), names))
     if is_refusal(raw) or not raw.strip() or echo:
         # the product exists (one name: one row, or the several rows of one product): say so, and show its rows
-        if named and len({phrase(str(d.metadata.get("name", d.id))) for d in named}) == 1:
+        if named and len({product_key(d) for d in named}) == 1:
             text = WORDS[language].row_lacks.format(name=named[0].metadata.get("name", named[0].id))
             return Answer(question, text, True, language, named, docs, timings=timings, method="llm:refused")
         return Answer(question, WORDS[language].refusal, True, language, [], docs, timings=timings,

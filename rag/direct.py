@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
-from rag.filters import ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, in_sections, is_row, matches, of_kind
+from rag.filters import (ALLERGENS, EXISTS, RECOMMEND, QueryFilter, allergen_field, in_sections, is_row, matches, of_kind,
+                         product_key)
 from rag.lexicon import WORDS
 from rag.money import Money
 from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
 from rag.prompts import asked_row, asked_rows, detect_language, names_match, shared_words
-from rag.text import normalise, phrase, tokenize
+from rag.text import normalise, tokenize
 
 MAX_LISTED = 12
 
@@ -37,7 +38,7 @@ def _distinct(rows: Sequence[Document]) -> list[Document]:
     seen: set[str] = set()
     out = []
     for d in rows:
-        key = phrase(str(d.metadata.get("name", d.id)))
+        key = product_key(d)
         if key not in seen:
             seen.add(key)
             out.append(d)
@@ -494,12 +495,16 @@ YES_NO = re.compile(r"^\W*(is|are|was|were|do|does|did|can|could|will|would|shou
 _NOT_EVIDENCE = {"come", "viene", "vien", "inclu", "work", "funci", "sirve", "puedo", "puede", "will", "would",
                  "could", "does", "tiene", "lleva", "llevan", "trae", "esta", "estan", "this", "that", "these", "them", "they"}
 MAX_QUOTED = 2  # rows quoted as evidence
+MIN_EVIDENCE = 2  # asked words a quoted description must share with the question (all of them when fewer)
 QUOTE_CHARS = 280
 
 
 def _quote(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= QUOTE_CHARS else text[: text.rfind(" ", 0, QUOTE_CHARS)].rstrip(",;:") + " …"
+    if len(text) <= QUOTE_CHARS:
+        return text
+    cut = text.rfind(" ", 0, QUOTE_CHARS)  # at a word's end; a text without spaces is cut where it must be
+    return text[: cut if cut > 0 else QUOTE_CHARS].rstrip(",;:") + " …"
 
 
 def _evidence_answer(q: Query) -> DirectAnswer | None:
@@ -538,8 +543,6 @@ def _evidence_answer(q: Query) -> DirectAnswer | None:
     text = w.evidence_head.format(name=name) + "\n" + "\n".join(f"- {w.quote(_quote(x[2]))}" for x in quoted)
     return DirectAnswer(text, tuple(x[3].id for x in quoted))
 
-
-MIN_EVIDENCE = 2  # asked words a quoted description must share with the question (all of them when fewer)
 
 
 #: The exact-answer rules, in the order they are tried. Each settles one kind of structured

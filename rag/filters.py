@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from rag.text import normalise, tokenize
+from rag.text import normalise, phrase, tokenize
 
 # canonical tag -> (question patterns, row evidence)
 DIETARY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -50,6 +50,11 @@ def is_row(doc: Document) -> bool:
     return doc.metadata.get("kind", "row") == "row"
 
 
+def product_key(doc: Document) -> str:
+    """Which product a row is: rows with the same name (a dish per portion, a product's Q&A snippets) are one."""
+    return phrase(str(doc.metadata.get("name", doc.id)))
+
+
 def section_values(doc: Document, keys: tuple[str, ...] = ()) -> list[str]:
     """The row's section at every level (category, family, sub-category...: ``keys`` from ingest)."""
     return [str(doc.metadata[k]) for k in (keys or ("category",)) if doc.metadata.get(k)]
@@ -66,13 +71,8 @@ def of_kind(doc: Document, sections: tuple[str, ...], keys: tuple[str, ...] = ()
     section's word: a "tomtoc Protective Laptop Sleeve" is not a laptop."""
     if in_sections(doc, sections, keys):
         return True
-    words = re.findall(r"[a-z0-9]+", normalise(str(doc.metadata.get("name", ""))))
-    first = _stem(words[0]) if words and len(words[0]) >= 4 else ""
-    for section in sections:
-        kind = [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(section)) if len(w) >= 4]
-        if first and len(kind) == 1 and kind[0] == first:
-            return True
-    return False
+    first = _stems(" ".join(re.findall(r"[a-z0-9]+", normalise(str(doc.metadata.get("name", ""))))[:1]))
+    return bool(first) and any(_stems(section) == first for section in sections)
 
 
 def allergen_field(doc: Document) -> str | None:
@@ -165,17 +165,26 @@ def _stem(word: str) -> str:
 def named_sections(question: str, sections) -> tuple[str, ...]:
     """The sections (at any level) a question names, by their words; when several match, those whose
     words the question covers best ("freidora de aire": "Freidora", not "Aire acondicionado")."""
-    coverage = {s: c for s in sections if (c := section_coverage(question, s)) > 0}
+    q_words = set(_stems(question))
+    coverage = {s: c for s in sections if (c := _coverage(q_words, s)) > 0}
     best = max(coverage.values(), default=0)
     return tuple(sorted(s for s, c in coverage.items() if c == best))
+
+
+def _stems(text: str) -> list[str]:
+    """The comparable forms of a text's words of four letters or more (see :func:`_stem`)."""
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(text)) if len(w) >= 4]
+
+
+def _coverage(q_words: set[str], section: str) -> float:
+    words = _stems(section)
+    return sum(w in q_words for w in words) / len(words) if words else 0.0
 
 
 def section_coverage(question: str, section: str) -> float:
     """The share of a section name's words the question says ("freidora de aire": 1.0 of "Freidora", 0.5 of
     "Aire acondicionado")."""
-    q_words = {_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(question)) if len(w) >= 4}
-    words = [_stem(w) for w in re.findall(r"[a-z0-9]+", normalise(section)) if len(w) >= 4]
-    return sum(w in q_words for w in words) / len(words) if words else 0.0
+    return _coverage(set(_stems(question)), section)
 
 
 def has_tag(text: str, tag: str) -> bool:

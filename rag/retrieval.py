@@ -24,7 +24,7 @@ from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
 from rag.filters import (EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, has_tag, in_sections, is_row, matches, of_kind,
-                         parse_filters, section_coverage, section_values, without_tags)
+                         parse_filters, product_key, section_coverage, section_values, without_tags)
 from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes, unknown_names
 from rag.store import CatalogIndex, as_documents, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
@@ -76,7 +76,7 @@ class LexicalIndex:
         names_with: dict[str, set[str]] = {}
         for d, toks in zip(docs, self.name_tokens, strict=True):
             for t in toks:
-                names_with.setdefault(t, set()).add(phrase(str(d.metadata.get("name", ""))))
+                names_with.setdefault(t, set()).add(product_key(d))
         self.name_df: dict[str, int] = {t: len(names) for t, names in names_with.items()}
         self.name_vocab = {  # product-name words ("pro", "air"), for "¿y el Pro?" follow-ups
             t for d in docs if is_row(d) for t in tokenize(str(d.metadata.get("name", "")))
@@ -240,8 +240,8 @@ class CatalogRetriever(BaseRetriever):
         if not wanted:
             return docs
         # rows that share a wanted row's name are the same product's rows: they stay, in retrieval order
-        names = {phrase(str(d.metadata.get("name", ""))) for d in docs if d.id in wanted}
-        focused = [d for d in docs if d.id in wanted or not is_row(d) or phrase(str(d.metadata.get("name", ""))) in names]
+        names = {product_key(d) for d in docs if d.id in wanted}
+        focused = [d for d in docs if d.id in wanted or not is_row(d) or product_key(d) in names]
         return focused if any(d.id in wanted for d in focused) else docs
 
     @staticmethod

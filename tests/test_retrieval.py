@@ -544,3 +544,10 @@ def test_rows_sharing_a_name_are_one_product_for_naming_and_focus():
     assert [d.id for d in kept] == ["c4", "c1"]
     # a dietary word that is a filter stays one: no product is named by another word
     assert CatalogRetriever._interpret("Which gluten free flours do you have?", lex).filter.tags == ("gluten-free",)
+
+
+def test_a_long_quote_without_spaces_is_cut_at_the_limit():
+    from rag.direct import QUOTE_CHARS, _quote
+
+    assert _quote("x" * 400) == "x" * QUOTE_CHARS + " …"
+    assert _quote("word " * 100).endswith("word …") and len(_quote("word " * 100)) <= QUOTE_CHARS + 2
