@@ -19,6 +19,16 @@ install() {
       echo "!! llama-cpp-python compiles from source: install a C++ compiler and cmake (e.g. sudo apt install build-essential cmake)" >&2
     fi
   fi
+  # Optional: the English-Spanish dictionary that bridges a question and a catalog in different languages (rag/bridge.py)
+  if [ ! -f /usr/share/apertium/apertium-eng-spa/eng-spa.autobil.bin ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "==> Installing the English-Spanish dictionary (apt: apertium-eng-spa)"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apertium-eng-spa >/dev/null) \
+        || echo "!! could not install apertium-eng-spa: cross-language questions are searched with their own words" >&2
+    else
+      echo "(optional) sudo apt install apertium-eng-spa: English questions over a Spanish catalog find its words" >&2
+    fi
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     echo "==> Creating the virtual environment in $VENV"
     "$PY" -m venv "$VENV"

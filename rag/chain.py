@@ -21,6 +21,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
+from rag.bridge import Dictionary, bridged_words
 from rag.claims import false_free, mispriced, wrong_language
 from rag.direct import direct_answer
 from rag.errors import QuestionError
@@ -133,6 +134,8 @@ class QuestionReader(Protocol):
 
     def contextualize(self, question: str, history: list[Turn]) -> Contextualized: ...
 
+    def known_words(self) -> set[str]: ...
+
 
 class PlainReader:
     """A plain retriever as a :class:`QuestionReader`: rows only, no interpretation.
@@ -155,9 +158,12 @@ class PlainReader:
     def contextualize(self, question: str, history: list[Turn]) -> Contextualized:
         return Contextualized(question, question)
 
+    def known_words(self) -> set[str]:
+        return set()
+
 
 def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFacts | None = None, guarded: bool = True,
-                translate: bool = False) -> Runnable:
+                translate: bool = False, dictionary: Dictionary | None = None) -> Runnable:
     """LCEL chain: ``{"question"}`` -> ``{"question", "language", "docs", "meaning", "missing", "direct", "answer"}``.
 
     ``answer`` is the raw model text, :data:`REFUSAL_TOKEN` when the guard decided, or the
@@ -165,7 +171,8 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
     streaming the chain streams ``answer`` token by token after ``docs`` arrives.
     ``guarded=False`` is the plain textbook chain (rows -> prompt -> LLM), kept as the
     evaluation baseline: no follow-ups, exact answers, focus or checks before the LLM. ``translate``: a question in
-    another language than the catalog's is searched and checked in the catalog's language (:mod:`rag.translate`).
+    another language than the catalog's is searched and checked in the catalog's language (:mod:`rag.translate`);
+    otherwise, with a ``dictionary``, the catalog's translations of its words are added (:mod:`rag.bridge`).
     """
     store = store or StoreFacts()
 
@@ -196,9 +203,16 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
     def context(x: dict[str, Any]) -> Contextualized:
         history = x.get("history") or []
         ctx = reader.contextualize(x["question"], history) if history else Contextualized(x["question"], x["question"])
-        if translator is None or not translator.needed(ctx.search, store.money.language):
+        catalog, asked = store.money.language, detect_language(x["question"])
+        if translator is None and dictionary is not None and catalog and asked != catalog:
+            words = tuple(bridged_words(ctx.search, asked, catalog, reader.known_words(), dictionary))
+            extra = " ".join(words)
+            # "How much are the mussels? mejillones": the rows' word for what is asked; the model reads the question as asked
+            return replace(ctx, search=f"{ctx.search} {extra}", question=f"{ctx.question} {extra}",
+                           asked_as=ctx.for_model, bridged=words) if words else ctx
+        if translator is None or not translator.needed(ctx.search, catalog):
             return ctx
-        search = translator(ctx.search, store.money.language)  # "air fryer" -> "freidora de aire": the rows' words
+        search = translator(ctx.search, catalog)  # "air fryer" -> "freidora de aire": the rows' words
         return ctx if search == ctx.search else replace(ctx, search=search, question=search, asked_as=ctx.question)
 
     @_reported
@@ -221,7 +235,8 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
         # catalog text is data: instructions written in a cell are cut before any rule or the model reads it
         .assign(docs=lambda x: [defang(d) for d in reader.focus(*x["found"])], meaning=lambda x: x["found"][1])
         .assign(missing=lambda x: missing_concepts(x["context"].search, x["docs"]))
-        .assign(query=lambda x: Query(x["context"].question, x["language"], tuple(x["docs"]), x["meaning"], store, x["question"]))
+        .assign(query=lambda x: Query(x["context"].question, x["language"], tuple(x["docs"]), x["meaning"], store, x["question"],
+                                               x["context"].bridged))
         .assign(direct=lambda x: direct_answer(x["query"]))
         .assign(answer=RunnableLambda(route))
     )
@@ -300,7 +315,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     if result.get("guarded", True):
         text = store.money.fix(text)
     ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, question, shown))
-                        | set(mismeasured(text, shown)))
+                        | set(mismeasured(text, shown, question)))
     if not result.get("guarded", True):  # the plain baseline shows what the model wrote: the report measures it
         return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)
     # A price or spec no cited row has is never shown as fact, nor a price that is not the named row's

@@ -371,7 +371,10 @@ def _recommend_answer(query: Query) -> DirectAnswer | None:
     q = normalise(question)
     if not RECOMMEND.search(q) or meaning.full_name_ids or meaning.exact_ids:
         return None
-    need = {t for t in tokenize(RECOMMEND.sub(" ", q)) if len(t) >= 3} - _NOT_A_NEED
+    # a need is matched in the asker's words: a dictionary's words ("cheap", "battery" for a Spanish question) would
+    # recommend whatever row says them, of any kind (a tablet for "un teléfono barato con buena batería")
+    need = ({t for t in tokenize(RECOMMEND.sub(" ", q)) if len(t) >= 3} - _NOT_A_NEED
+            - set(tokenize(" ".join(query.bridged))))
     scored = []
     for d in docs:
         if not is_row(d):

@@ -114,6 +114,18 @@ def check_chroma(settings: Settings) -> Check:
     return Check("chroma", True, f"opens; stores: {', '.join(stores) or 'none yet (run python -m ingest)'}")
 
 
+def check_dictionary(settings: Settings) -> Check:
+    from rag.factory import build_dictionary
+
+    if settings.bilingual_dictionary is None:
+        return Check("dictionary", True, "switched off (CATALOG_BILINGUAL_DICTIONARY is empty)")
+    if build_dictionary(settings) is None:
+        return Check("dictionary", True, f"optional, not installed: no English-Spanish dictionary in {settings.bilingual_dictionary}: an English "
+                     "question over a Spanish catalog (or the other way) is searched with its own words only",
+                     "sudo apt install apertium-eng-spa   (optional; bash run.sh installs it when run as root)")
+    return Check("dictionary", True, f"English-Spanish (Apertium) in {settings.bilingual_dictionary}")
+
+
 def check_selftest(settings: Settings, flags: set[str]) -> Check:
     from rag.models import resolve_gguf
 
@@ -138,7 +150,7 @@ def check_selftest(settings: Settings, flags: set[str]) -> Check:
 def run_checks(settings: Settings, *, selftest: bool = True) -> list[Check]:
     flags = engine.cpu_flags()
     checks = [check_cpu(flags), check_engine(settings), *check_models(settings), check_memory(settings),
-              check_chroma(settings)]
+              check_chroma(settings), check_dictionary(settings)]
     if selftest:
         checks.append(check_selftest(settings, flags))
     return checks

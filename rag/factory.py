@@ -10,6 +10,7 @@ from __future__ import annotations
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
+from rag.bridge import Dictionary
 from rag.chain import build_chain
 from rag.models import build_embeddings, build_llm, embedding_id
 from rag.query import StoreFacts
@@ -35,7 +36,15 @@ def build_store_chain(settings: Settings, index: CatalogIndex, embeddings, llm: 
     retriever = build_retriever(settings, index, embeddings, store)
     info, _ = index.live_collection(store, embedding_id(settings))
     return build_chain(retriever, llm, store=StoreFacts.of(info), guarded=settings.pipeline == "guarded",
-                       translate=settings.translate_questions)
+                       translate=settings.translate_questions, dictionary=build_dictionary(settings))
 
 
-__all__ = ["build_embeddings", "build_index", "build_llm", "build_retriever", "build_store_chain"]
+def build_dictionary(settings: Settings) -> Dictionary | None:
+    """The bilingual dictionary of :mod:`rag.bridge`, None when switched off or not installed."""
+    if settings.bilingual_dictionary is None:
+        return None
+    dictionary = Dictionary(settings.bilingual_dictionary)
+    return dictionary if dictionary.available("en", "es") else None
+
+
+__all__ = ["build_dictionary", "build_embeddings", "build_index", "build_llm", "build_retriever", "build_store_chain"]

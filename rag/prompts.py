@@ -291,7 +291,16 @@ def shared_words(asked: set[str], words: set[str]) -> int:
     :data:`MIN_ABBREVIATION` letters that starts a question word counts as that word.
     """
     short = {w for w in words if len(w) >= MIN_ABBREVIATION and w.isalpha()}
-    return sum(t in words or any(t.startswith(w) for w in short) for t in asked)
+    return sum(t in words or any(t.startswith(w) for w in short) or code_prefixes(t, words) for t in asked)
+
+
+MIN_CODE_PREFIX = 3  # characters of a model code that may stand for the row's longer code ("RT42" for "RT42DG6730B1")
+
+
+def code_prefixes(token: str, words) -> bool:
+    """Is ``token`` a model code (letters and digits) that starts one of ``words``? Staff type the short code."""
+    return (len(token) >= MIN_CODE_PREFIX and _CODE_RE.fullmatch(token) is not None
+            and any(w.startswith(token) for w in words))
 
 
 def asked_row(question: str, docs: Sequence[Document]) -> Document | None:
@@ -313,7 +322,8 @@ def names_match(question: str, doc: Document) -> bool:
     # Model codes ("X1", "S24") by their words; amounts by their value, so "6,5 kg" is "6.5kg" and
     # "125 litros" is "125lts".
     codes = {t for t in tokenize(question) if any(c.isdigit() for c in t) and not _AMOUNT.fullmatch(t)}
-    return (names | codes) <= row and numbers_in(question) <= numbers_in(text) | _row_numbers(doc)
+    return (all(t in row for t in names) and all(t in row or code_prefixes(t, row) for t in codes)
+            and numbers_in(question) <= numbers_in(text) | _row_numbers(doc))
 
 
 _AMOUNT = re.compile(r"\d+[a-z]{0,3}")
@@ -543,9 +553,12 @@ def _row_measures(doc: Document) -> set[tuple[str, str]]:
     return found
 
 
-def mismeasured(answer: str, docs: Sequence[Document]) -> list[str]:
-    """Measures the answer states ("14 cm", "7.5 grams") that no given row has with that unit."""
-    known = set().union(*(_row_measures(d) for d in docs)) if docs else set()
+def mismeasured(answer: str, docs: Sequence[Document], question: str = "") -> list[str]:
+    """Measures the answer states ("14 cm", "7.5 grams") that no given row has with that unit.
+
+    A measure the question states ("el termotanque Rheem de 125 litros") is the asker's, not a claim.
+    """
+    known = _measures(question).union(*(_row_measures(d) for d in docs))
     return sorted(f"{n} {u}" for n, u in _measures(answer) if (n, u) not in known)
 
 

@@ -227,6 +227,12 @@ class CatalogRetriever(BaseRetriever):
         _, _, lex = self.lexical()
         return contextualize(question, history, lex)
 
+    def known_words(self) -> set[str]:
+        """The store's search tokens (:func:`rag.text.tokenize`): what a bridged word must be (:mod:`rag.bridge`)."""
+        if self.mode != "hybrid":
+            return set()
+        return self.lexical()[2].vocab
+
     @staticmethod
     def focus(docs: list[Document], meaning: Interpretation) -> list[Document]:
         """The rows the LLM should see: only the named product(s) when the question names them.

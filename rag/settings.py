@@ -128,6 +128,13 @@ class Settings(BaseSettings):
         "trying with a larger model behind llm_backend=openai.",
     )
 
+    bilingual_dictionary: Path | None = Field(
+        Path("/usr/share/apertium/apertium-eng-spa"),
+        description="Apertium's English-Spanish dictionary (Debian package apertium-eng-spa): a question in the "
+        "other language than the catalog's also searches the catalog's words for its words ('clams' -> 'almejas'). "
+        "Questions are searched as asked when it is not installed; empty to switch it off.",
+    )
+
     # --- generation -----------------------------------------------------------------------
     llm_backend: Literal["llamacpp", "transformers", "openai"] = Field("llamacpp")
     llm_preset: Literal["qwen-1.5b", "qwen-0.5b", "smollm2-135m"] = Field(
@@ -189,6 +196,11 @@ class Settings(BaseSettings):
     staff_pin: SecretStr | None = Field(
         None, description="When set, every page asks for this PIN once per session (staff pages are open otherwise).",
     )
+
+    @field_validator("bilingual_dictionary", mode="before")
+    @classmethod
+    def _empty_is_off(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("admin_password_hash")
     @classmethod

@@ -213,7 +213,7 @@ def test_doctor_reports_every_check_and_exits_zero_here(tmp_path):
                                "CATALOG_MODEL_DIR": str(ROOT / ".assistant" / "models")}, timeout=300)
     report = json.loads(proc.stdout)
     names = [c["name"] for c in report["checks"]]
-    assert names[:3] == ["cpu", "llama.cpp", "answer model"] and names[-2:] == ["chroma", "self-test"]
+    assert names[:3] == ["cpu", "llama.cpp", "answer model"] and names[-3:] == ["chroma", "dictionary", "self-test"]
     assert report["ok"] and proc.returncode == 0, report
     selftest = report["checks"][-1]["detail"]
     assert "answered '24.50'" in selftest and "prefill" in selftest
@@ -227,3 +227,7 @@ def test_doctor_names_the_fix_when_the_model_is_missing(tmp_path):
     checks = {c.name: c for c in run_checks(load_settings(data_dir=tmp_path, llm_model_path=bogus))}
     assert not checks["answer model"].ok and "is not a .gguf file" in checks["answer model"].detail
     assert not checks["self-test"].ok and checks["self-test"].fix
+    off = {c.name: c for c in run_checks(load_settings(data_dir=tmp_path, bilingual_dictionary=""), selftest=False)}
+    assert off["dictionary"].ok and "switched off" in off["dictionary"].detail
+    missing = {c.name: c for c in run_checks(load_settings(data_dir=tmp_path, bilingual_dictionary=tmp_path), selftest=False)}
+    assert missing["dictionary"].ok and "apt install apertium-eng-spa" in missing["dictionary"].fix  # optional: a hint

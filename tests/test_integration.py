@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -137,5 +138,22 @@ def test_a_question_can_be_searched_in_the_catalogs_language(session_settings, s
     assert ans.searched_as == spanish and ans.to_dict()["searched_as"] == spanish
     assert not ans.refused and "BI-033" in [d.id for d in ans.sources]
     assert wrong_language(ans.answer, "en", ans.question, ans.sources) is None, ans.answer  # names are Spanish, the rest English
-    default = build_store_chain(session_settings, sample_index, embeddings, llm, "bella-italia")
-    assert ask(default, "Do you have the salmon with lemon?").searched_as == ""  # off by default
+    plain = build_store_chain(session_settings.model_copy(update={"bilingual_dictionary": None}), sample_index,
+                              embeddings, llm, "bella-italia")
+    assert ask(plain, "Do you have the salmon with lemon?").searched_as == ""  # off by default
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/usr/share/apertium/apertium-eng-spa/eng-spa.autobil.bin").is_file(),
+                    reason="apertium-eng-spa is not installed (sudo apt install apertium-eng-spa)")
+def test_an_english_question_finds_the_spanish_menus_word_through_the_dictionary(session_settings, sample_index,
+                                                                                  embeddings, llm):
+    """"How much is the chicken parmesan?" shares no word with "Pollo a la Parmesana" but "parmesan": the dictionary
+    adds the menu's "pollo", and the price comes from that row (by default; rag.bridge)."""
+    from rag.factory import build_store_chain
+
+    chain = build_store_chain(session_settings, sample_index, embeddings, llm, "bella-italia")
+    ans = ask(chain, "How much is the chicken parmesan?")
+    assert "pollo" in ans.searched_as and not ans.refused, ans
+    assert "19" in ans.answer and ans.sources[0].id == "BI-029", ans.answer
+    assert ask(chain, "Do you have sushi?").refused  # nothing in the menu to bridge to

@@ -272,6 +272,26 @@ def test_a_measure_must_be_in_a_row_with_its_unit():
     assert mismeasured("The media tabla weighs 7.5 grams.", [menu]) == ["7.5 g"]
     assert mismeasured("It is 14 inches, 8 GB of RAM, 1.6 kg and 1.6 GHz.", [laptop]) == []  # unit in the header too
     assert mismeasured("El TV Kanji es de 40 pulgadas.", [tv]) == [] and mismeasured("Es de 50 pulgadas.", [tv]) == ["50 inch"]
+    # the asker's own measure is no claim: the Rheem row says "125", the question "125 litros"
+    rheem = Document(id="r", page_content="Termot. Rheem 125 elect colgar\nPrecio tarjeta: 718149", metadata={})
+    answer = "El termotanque Rheem de 125 litros para colgar tiene un precio de 718149."
+    assert mismeasured(answer, [rheem], "¿Qué precio tiene el termotanque Rheem de 125 litros para colgar?") == []
+    assert mismeasured(answer, [rheem]) == ["125 l"]
+
+
+def test_a_short_model_code_names_the_row_whose_code_it_starts():
+    """Staff type "RT42" for the "RT42DG6730B1": the fridge's capacity in its row is about that fridge."""
+    from rag.prompts import misattributed_numbers, names_match, shared_words
+
+    rows = [Document(id=i, page_content=f"{n}\nPrecio tarjeta: {p}", metadata={"id": i, "name": n, "price": p, "kind": "row"})
+            for i, n, p in (("1", "Heladera Samsung RB31FSRNDSA 328lts Silver", 1590309.0),
+                            ("2", "Heladera Samsung RT42DG6730B1 No Frost (424 lts bruto) Black", 1599899.0))]
+    question = "What is the capacity of the Samsung RT42 fridge?"
+    assert names_match(question, rows[1]) and not names_match(question, rows[0])
+    assert misattributed_numbers("424 liters (424 lts bruto)", question, rows) == []
+    assert misattributed_numbers("328 liters", question, rows) == ["328"]
+    assert shared_words({"samsu", "rt42"}, {"samsu", "rt42dg6730b1"}) == 2
+    assert not names_match("¿Cuánto sale la Samsung R4?", rows[1])  # two characters are no code
 
 
 KANJI = [Document(id=i, page_content=f"{n}\nprice: {p}", metadata={"id": i, "name": n, "price": p, "kind": "row"})

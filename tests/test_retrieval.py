@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from langchain_core.documents import Document
 
@@ -214,6 +216,13 @@ def test_recommendations_quote_the_rows_whose_description_fits_the_need(retrieve
     assert gaming.cited == ("TS-LAP-010",)
     # a need no description states in the question's words (Spanish over English rows): left to the model
     assert _direct(r, "¿Qué teléfono me recomiendas para mi abuela?", "es") is None
+    # the words a dictionary added for a Spanish question (rag.bridge) are no need: "cheap" and "battery" would pick
+    # the tablet whose description says them for "un teléfono barato con buena batería"
+    tablet = Document(id="t", page_content="Fire HD 10", metadata={"id": "t", "name": "Amazon Fire HD 10", "kind": "row",
+                      "category": "Tablets", "price": 139.99, "description": "Our cheapest tablet, 13h battery."})
+    asked = "¿Me recomiendas un teléfono barato con buena batería? cheap good battery"
+    q = Query(asked, "es", (tablet,), r.interpret(asked), StoreFacts())
+    assert direct_answer(q) is not None and direct_answer(replace(q, bridged=("cheap", "good", "battery"))) is None
 
 
 def test_a_spanish_recommendation_never_quotes_english_descriptions(retrievers):
