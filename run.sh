@@ -33,15 +33,17 @@ install() {
     echo "==> Creating the virtual environment in $VENV"
     "$PY" -m venv "$VENV"
   fi
-  local stamp="$VENV/.installed-$(cat requirements.txt "$@" | sha256sum | cut -c1-16)"
+  # -c constraints.txt: the exact versions the tests passed with, for what requirements.txt pulls in too
+  # (a new openai release once broke every answer on a fresh install)
+  local stamp="$VENV/.installed-$(cat requirements.txt constraints.txt "$@" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     echo "==> Installing packages (first time: a few minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q torch==2.13.0          # CPU build; must come first
+    "$VENV/bin/python" -m pip install -q -c constraints.txt torch==2.13.0          # CPU build; must come first
     # llama-cpp-python is left to rag.engine: a plain pip build switches on every CPU feature,
     # AMX included, and that build crashes on AMX CPUs (see README, Troubleshooting).
     grep -v '^llama-cpp-python' requirements.txt > "$VENV/requirements-without-engine.txt"
-    "$VENV/bin/python" -m pip install -q -r "$VENV/requirements-without-engine.txt" "${@/#/-r}"
+    "$VENV/bin/python" -m pip install -q -c constraints.txt -r "$VENV/requirements-without-engine.txt" "${@/#/-r}"
     touch "$stamp"
   fi
   # Every time (a second when nothing changed): the llama.cpp build must pass its self-test on
@@ -88,8 +90,18 @@ case "${1:-app}" in
     shift || true
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  freeze)
+    # After changing requirements*.txt and passing `bash run.sh test`: pin what is installed for everyone
+    {
+      echo "# Every package version the test suite passed with (Python 3.11, Linux x86_64, CPU): run.sh installs these"
+      echo "# (pip install -c). requirements.txt names what we use; this pins what it pulls in. Written by: bash run.sh freeze"
+      grep '^llama-cpp-python==' requirements.txt   # rag.engine builds it for the CPU: pip lists a local wheel
+      "$VENV/bin/python" -m pip freeze --exclude-editable | grep -v '^llama' | sed 's/^torch==\([0-9.]*\)+cpu$/torch==\1/'
+    } > constraints.txt
+    echo "constraints.txt: $(grep -vc '^#' constraints.txt) packages pinned"
+    ;;
   *)
-    echo "usage: bash run.sh app [--network] | bash run.sh test [pytest args]" >&2
+    echo "usage: bash run.sh app [--network] | bash run.sh test [pytest args] | bash run.sh freeze" >&2
     exit 2
     ;;
 esac
