@@ -113,19 +113,49 @@ class Dictionary:
         return {w: tuple(ts) for w, ts in found.items()}
 
 
-def bridged_words(question: str, source: str, target: str, catalog_words: set[str], dictionary: Dictionary) -> list[str]:
-    """Catalog words (in ``target``) that translate the question's words the catalog does not have.
+def bridge(question: str, source: str, target: str, catalog_words: set[str], dictionary: Dictionary) -> dict[str, list[str]]:
+    """The question's words the catalog does not have, each with its translations (in ``target``) the catalog does.
 
     ``catalog_words`` are the catalog's tokens (:func:`rag.text.tokenize`). "How much are the mussels?" over a
-    Spanish menu gives ``["mejillones"]`` when a row says "Mejillones"; "fan" gives "ventilador" (not
-    "seguidor") in a shop that sells fans.
+    Spanish menu gives ``{"mussels": ["mejillones"]}`` when a row says "Mejillones"; "fan" gives "ventilador"
+    (not "seguidor") in a shop that sells fans. Words with no kept translation are left out.
     """
     words = [w for w in re.findall(r"[^\W\d_]+", question)
              if len(w) >= 3 and normalise(w) not in STOPWORDS and not set(tokenize(w)) & catalog_words]
-    kept: list[str] = []
-    for options in dictionary.translations(words, source, target).values():
+    kept: dict[str, list[str]] = {}
+    for word, options in dictionary.translations(words, source, target).items():
         for text in options:
             toks = tokenize(text)
-            if toks and all(t in catalog_words for t in toks) and text not in kept:
-                kept.append(text)
+            if toks and all(t in catalog_words for t in toks) and text not in kept.get(word, []):
+                kept.setdefault(word, []).append(text)
     return kept
+
+
+def in_catalog_words(question: str, found: dict[str, list[str]]) -> str:
+    """The question with each bridged word replaced by its catalog words: "Do you have clams?" -> "Do you have almeja?".
+
+    The rules and the search read every asked word in the rows' language, so "clams" is no unknown word
+    beside "almeja".
+    """
+    for word, texts in found.items():
+        question = re.sub(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", " ".join(texts), question)
+    return question
+
+
+def subject_words(found: dict[str, list[str]], name_words: set[str]) -> dict[str, list[str]]:
+    """The part of a :func:`bridge` in the catalog's product names and categories (``name_words``): the subject.
+
+    "clams" -> "almeja" names a dish; "barato" -> "cheap" (a description's word) is how the question asks, not what.
+    """
+    kept = {w: [t for t in texts if set(tokenize(t)) <= name_words] for w, texts in found.items()}
+    return {w: texts for w, texts in kept.items() if texts}
+
+
+def words_of(found: dict[str, list[str]]) -> tuple[str, ...]:
+    """The catalog words of a :func:`bridge`, each once, in the question's order."""
+    return tuple(dict.fromkeys(t for texts in found.values() for t in texts))
+
+
+def bridged_words(question: str, source: str, target: str, catalog_words: set[str], dictionary: Dictionary) -> list[str]:
+    """The catalog words :func:`bridge` finds for the question."""
+    return list(words_of(bridge(question, source, target, catalog_words, dictionary)))

@@ -21,7 +21,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from rag.bridge import Dictionary, bridged_words
+from rag.bridge import Dictionary, bridge, in_catalog_words, subject_words, words_of
 from rag.claims import false_free, mispriced, wrong_language
 from rag.direct import direct_answer
 from rag.errors import QuestionError
@@ -136,6 +136,8 @@ class QuestionReader(Protocol):
 
     def known_words(self) -> set[str]: ...
 
+    def name_words(self) -> set[str]: ...
+
 
 class PlainReader:
     """A plain retriever as a :class:`QuestionReader`: rows only, no interpretation.
@@ -159,6 +161,9 @@ class PlainReader:
         return Contextualized(question, question)
 
     def known_words(self) -> set[str]:
+        return set()
+
+    def name_words(self) -> set[str]:
         return set()
 
 
@@ -205,11 +210,15 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
         ctx = reader.contextualize(x["question"], history) if history else Contextualized(x["question"], x["question"])
         catalog, asked = store.money.language, detect_language(x["question"])
         if translator is None and dictionary is not None and catalog and asked != catalog:
-            words = tuple(bridged_words(ctx.search, asked, catalog, reader.known_words(), dictionary))
-            extra = " ".join(words)
-            # "How much are the mussels? mejillones": the rows' word for what is asked; the model reads the question as asked
-            return replace(ctx, search=f"{ctx.search} {extra}", question=f"{ctx.question} {extra}",
-                           asked_as=ctx.for_model, bridged=words) if words else ctx
+            found = bridge(ctx.search, asked, catalog, reader.known_words(), dictionary)
+            if not found:
+                return ctx
+            # "How much is the pared ventilador?": the subject in the rows' words, so no asked word is unknown to the
+            # rules; a word found only elsewhere in the rows ("barato" -> "cheap") is searched, the question keeps it
+            subject = subject_words(found, reader.name_words())
+            rest = " ".join(t for t in words_of(found) if t not in words_of(subject))
+            return replace(ctx, search=f"{in_catalog_words(ctx.search, subject)} {rest}".strip(),
+                           question=in_catalog_words(ctx.question, subject), asked_as=ctx.for_model, bridged=words_of(found))
         if translator is None or not translator.needed(ctx.search, catalog):
             return ctx
         search = translator(ctx.search, catalog)  # "air fryer" -> "freidora de aire": the rows' words
@@ -314,7 +323,7 @@ def finalize(result: dict[str, Any], timings: dict[str, float] | None = None) ->
     text = strip_citation_markers(raw)
     if result.get("guarded", True):
         text = store.money.fix(text)
-    ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, question, shown))
+    ungrounded = sorted(set(ungrounded_numbers(text, question, cited)) | set(misattributed_numbers(text, asked, shown))
                         | set(mismeasured(text, shown, question)))
     if not result.get("guarded", True):  # the plain baseline shows what the model wrote: the report measures it
         return Answer(question, text, False, language, cited, docs, ungrounded=ungrounded, timings=timings)

@@ -20,7 +20,7 @@ from rag.lexicon import WORDS
 from rag.money import Money
 from rag.query import Query
 from rag.hours import asked_day, hours_sentence, parse_hours
-from rag.prompts import asked_row, asked_rows, detect_language, names_match, shared_words
+from rag.prompts import asked_row, asked_rows, detect_language, measure_words, names_match, shared_words
 from rag.text import normalise, tokenize
 
 MAX_LISTED = 12
@@ -251,9 +251,10 @@ def _price_answer(query: Query) -> DirectAnswer | None:
     option = asked_option(question, keys)
     name = str(doc.metadata.get("name", doc.id))
     rest = PORTIONS_ASK.sub(" ", PRICE_ASK.sub(" ", q))
-    asked = (set(tokenize(rest)) - set(tokenize(name)) - set(tokenize(str(doc.metadata.get("id", doc.id))))
-             - set(tokenize(_label(option or ""))) - {"cost", "costa", "cuest", "price", "preci", "sirve", "servi", "serve",
-                                                      "come", "vende", "sell", "precio"})
+    own = set(tokenize(name)) | set(tokenize(str(doc.metadata.get("id", doc.id))))
+    asked = (set(tokenize(rest)) - own - set(tokenize(_label(option or ""))) - measure_words(question, doc)
+             - {"cost", "costa", "cuest", "price", "preci", "sirve", "servi", "serve", "come", "vende", "sell", "precio"})
+    asked = {t for t in asked if not shared_words({t}, own)}  # the row abbreviates it: "Vent." for "ventilador"
     if asked:
         return None  # "how much is the iPhone 15 with AppleCare?" asks more than the row's price
     w, options = WORDS[language], _options(doc, keys)

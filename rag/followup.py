@@ -47,7 +47,7 @@ class Contextualized:
     question: str  # what the rules and checks read (and the LLM, unless ``asked_as`` is set)
     followup: bool = False
     asked_as: str = ""  # the question in the asker's language, when ``question`` is its translation (rag.translate)
-    bridged: tuple[str, ...] = ()  # catalog words a dictionary added for the question's words (rag.bridge)
+    bridged: tuple[str, ...] = ()  # catalog words a dictionary put in place of the question's words (rag.bridge)
 
     @property
     def for_model(self) -> str:

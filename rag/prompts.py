@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.filters import is_row
+from rag.filters import is_row, product_key
 from rag.lexicon import WORDS
 from rag.text import head_and_lines, name_aliases, normalise, phrase, tokenize
 
@@ -316,14 +316,23 @@ def names_match(question: str, doc: Document) -> bool:
     other words they share.
     """
     text = f"{doc.metadata.get('name', '')} {doc.page_content}"
-    row = set(tokenize(text))
-    names = {t for m in _NAME_WORD.finditer(question) if question[: m.start()].strip(" ¿¡\"'«“(")
-             for t in tokenize(m.group())}
-    # Model codes ("X1", "S24") by their words; amounts by their value, so "6,5 kg" is "6.5kg" and
-    # "125 litros" is "125lts".
-    codes = {t for t in tokenize(question) if any(c.isdigit() for c in t) and not _AMOUNT.fullmatch(t)}
+    row = set(tokenize(text)) | set(phrase(text).split())  # codes are compared whole
+    names, codes = question_names(question)
     return (all(t in row for t in names) and all(t in row or code_prefixes(t, row) for t in codes)
             and numbers_in(question) <= numbers_in(text) | _row_numbers(doc))
+
+
+def question_names(question: str) -> tuple[set[str], set[str]]:
+    """The question's name words (capitalised or in capitals, not its first word) and model codes.
+
+    Model codes ("X1", "S24", "RT32K5070WW") are kept whole; amounts go by their value (:func:`numbers_in`), so
+    "6,5 kg" is "6.5kg" and "125 litros" is "125lts".
+    """
+    names = {t for m in _NAME_WORD.finditer(question) if question[: m.start()].strip(" ¿¡\"'«“(")
+             for t in tokenize(m.group())}
+    # whole: "RT32K5070WW" is not the RT32k5070S8, though both start "rt32k" (:func:`rag.text.tokenize`'s prefix)
+    codes = {w for w in phrase(question).split() if any(c.isdigit() for c in w) and not _AMOUNT.fullmatch(w)}
+    return names, codes
 
 
 _AMOUNT = re.compile(r"\d+[a-z]{0,3}")
@@ -491,6 +500,9 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
     others = set().union(*(_row_numbers(d) for d in docs if d not in about and is_row(d)))
     own = set().union(*(_row_numbers(d) for d in about))
     aliases = aliases_of([d if is_row(d) else None for d in docs])
+    # "The Atma air fryer costs 68.869" when 68.869 is the price of an Atma waffle maker, one of four Atma
+    # products the question's names fit: a sentence naming no row takes its numbers from the products it fits
+    fitting = _fitting_products(question, docs)
     wrong: set[str] = set()
     for sentence in SENTENCE.split(answer):
         stated = numbers_in(sentence) - known
@@ -500,14 +512,31 @@ def misattributed_numbers(answer: str, question: str, docs: Sequence[Document]) 
         if not named:
             if about:
                 wrong |= (stated & others) - own
-            else:  # "The Atma air fryer costs 68.869" when 68.869 is the price of a Kanji row
+            else:  # the number must come from a product the question fits (:func:`_fitting_products`)
                 wrong |= {n for n in stated if (holders := [d for d in docs if is_row(d) and n in _row_numbers(d)])
-                          and not any(names_match(question, d) for d in holders)}
+                          and not any(product_key(d) in fitting for d in holders)}
             continue
         holds = set().union(*(_row_numbers(docs[i]) for i in named))
         holds |= set().union(*(numbers_in(str(docs[i].metadata.get("name", ""))) for i in named))
         wrong |= stated - holds
     return sorted(wrong)
+
+
+def _fitting_products(question: str, docs: Sequence[Document]) -> set:
+    """The products (:func:`rag.filters.product_key`) a sentence naming no row may take a number from.
+
+    With name words or codes in the question, the one product they fit (none when several do). Without: the
+    products whose names share the most words with it ("the jabalí stew" is the Ragout de jabalí), every product
+    when no name shares a word ("What is the cheapest?").
+    """
+    rows = [d for d in docs if is_row(d)]
+    if any(question_names(question)):
+        fits = {product_key(d) for d in rows if names_match(question, d)}
+        return fits if len(fits) == 1 else set()
+    asked = {t for t in tokenize(question) if len(t) >= 3 or t.isdigit()}
+    shared = {product_key(d): shared_words(asked, set(tokenize(str(d.metadata.get("name", ""))))) for d in rows}
+    best = max(shared.values(), default=0)
+    return {k for k, n in shared.items() if n == best} if best else set(shared)
 
 
 # A number stated with a unit must be in a row with that unit: "la tabla tiene 14 cm" when 14 is the
@@ -551,6 +580,12 @@ def _row_measures(doc: Document) -> set[tuple[str, str]]:
     if isinstance(stock, (int, float)):  # "quedan 2 unidades": the stock count, whatever its header
         found.add((canon_number(str(stock)), "units"))
     return found
+
+
+def measure_words(question: str, doc: Document) -> set[str]:
+    """Tokens of the unit words of measures the question states and the row has: "25 inch" for a row that says 25"."""
+    units = {unit for _, unit in _measures(question) & _row_measures(doc)}
+    return {t for u in units for v in UNITS[u] for t in tokenize(v)}
 
 
 def mismeasured(answer: str, docs: Sequence[Document], question: str = "") -> list[str]:

@@ -45,7 +45,7 @@ class Query:
     meaning: Any = None  # rag.retrieval.Interpretation, None for a retriever that does not read questions
     store: StoreFacts = StoreFacts()
     typed: str = ""  # as typed, when it differs from ``question``
-    bridged: tuple[str, ...] = ()  # words added to ``question`` from a bilingual dictionary (rag.bridge), not asked
+    bridged: tuple[str, ...] = ()  # catalog words a bilingual dictionary put in ``question`` for the asker's (rag.bridge)
 
     @property
     def money(self) -> Money:

@@ -25,7 +25,7 @@ from rank_bm25 import BM25Okapi
 
 from rag.filters import (EXISTS, FILTER_TOKENS, RECOMMEND, QueryFilter, has_tag, in_sections, is_row, matches, of_kind,
                          parse_filters, product_key, section_coverage, section_values, without_tags)
-from rag.prompts import CONCEPTS, doc_text, has_evidence, unknown_codes, unknown_names
+from rag.prompts import CONCEPTS, doc_text, has_evidence, question_names, unknown_codes, unknown_names
 from rag.store import CatalogIndex, as_documents, get_all
 from rag.text import PREFIX_LEN, STOPWORDS, head_and_lines, name_aliases, normalise, phrase, phrase_key, tokenize
 
@@ -56,6 +56,9 @@ class Interpretation:
     unknown_codes: tuple[str, ...] = ()  # model codes ("s24") found in no row of the store
     unknown_subject: bool = False  # "¿Tienen sushi?": no word of what is asked for appears in any row
     kind_ids: tuple[str, ...] = ()  # "¿Tienen monitores 4K?": every row whose name/category has all the asked words
+
+
+MAX_WORD_ENDING = 2  # letters a one-word name may differ by at its end ("croquetas"/"croqueta", "iphon"/"iphone")
 
 
 class LexicalIndex:
@@ -102,6 +105,10 @@ class LexicalIndex:
         for a, rows in alias_rows.items():
             key_rows.setdefault(phrase_key(a), set()).update(rows)
         self.aliases = {a: tuple(sorted(rows)) for a, rows in key_rows.items() if len({self.phrases[k] for k in rows}) == 1}
+        self.one_word: dict[str, set[str]] = {}  # a one-word alias's key -> its words in full ("cabra" -> {"cabrales"})
+        for a in alias_rows:
+            if " " not in a and phrase_key(a) in self.aliases:
+                self.one_word.setdefault(phrase_key(a), set()).add(a)
         self.kind_words = [
             re.findall(r"[a-z0-9]+", normalise(" ".join([str(d.metadata.get("name", "")), *section_values(d, self.category_keys)])))
             if is_row(d) else [] for d in docs
@@ -129,7 +136,11 @@ class LexicalIndex:
         A name inside a longer matched name doesn't count: "iPhone 15 Pro" does not name "iPhone 15".
         """
         q = f" {phrase_key(query)} "
-        hits = sorted((a for a in self.aliases if f" {a} " in q), key=len, reverse=True)
+        words = phrase(query).split()
+        # a name of one word is named by that word, give or take a plural or a typo at its end: "cabra" is not "Cabrales"
+        hits = sorted((a for a in self.aliases if f" {a} " in q and (a not in self.one_word or any(
+            w[:PREFIX_LEN] == a and abs(len(w) - len(full)) <= MAX_WORD_ENDING for w in words for full in self.one_word[a]))),
+            key=len, reverse=True)
         kept: list[str] = []
         rows: list[int] = []
         for a in hits:
@@ -233,6 +244,13 @@ class CatalogRetriever(BaseRetriever):
             return set()
         return self.lexical()[2].vocab
 
+    def name_words(self) -> set[str]:
+        """The search tokens of the store's product names and category values: the words a question's subject is in."""
+        if self.mode != "hybrid":
+            return set()
+        lex = self.lexical()[2]
+        return lex.name_vocab | {t for c in lex.categories for t in tokenize(c)}
+
     @staticmethod
     def focus(docs: list[Document], meaning: Interpretation) -> list[Document]:
         """The rows the LLM should see: only the named product(s) when the question names them.
@@ -271,8 +289,12 @@ class CatalogRetriever(BaseRetriever):
     @staticmethod
     def _interpret(query: str, lex: LexicalIndex) -> Interpretation:
         filt = parse_filters(CatalogRetriever._filter_words(query, lex), lex.categories)
-        named = tuple(lex.docs[i].id for i in lex.named(query))
         full = tuple(lex.docs[i].id for i in lex.full_names(query))
+        # "el hervidor eléctrico Liliana" is no Kanji "Hervidora", however distinctive that word: a row named by a
+        # word must carry the shop's names the question writes (brands, lines: the capitalised words it has)
+        brands = {t for t in question_names(query)[0] if t in lex.vocab}
+        named = tuple(lex.docs[i].id for i in lex.named(query) if lex.docs[i].id in full
+                      or brands <= set(tokenize(f"{lex.docs[i].metadata.get('name', '')} {lex.docs[i].page_content}")))
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
         # a recommendation weighs several rows even when a word of the question is in some product name ("power")
         # (a policy section named by a word of its heading, "alergia", does not make a list question about one thing)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from rag.bridge import Dictionary, bridged_words
+from rag.bridge import Dictionary, bridge, bridged_words, in_catalog_words
 from rag.text import tokenize
 
 APERTIUM = Path("/usr/share/apertium/apertium-eng-spa")
@@ -42,3 +42,16 @@ def test_a_missing_dictionary_bridges_nothing(tmp_path):
     assert not d.available("en", "es") and d.translations(["clams"], "en", "es") == {}
     assert bridged_words("Do you have clams?", "en", "es", vocab("Almejas"), d) == []
     assert not Dictionary(APERTIUM).available("en", "fr")  # only the English-Spanish pair
+
+
+@needs_dictionary
+def test_the_question_is_asked_again_in_the_catalogs_words():
+    """The rules and the search read "Do you have almeja?": no English word is left unknown beside the row's word."""
+    d = Dictionary(APERTIUM)
+    menu = vocab("Almejas Cambados", "Mejillones Cambados")
+    found = bridge("Do you have clams?", "en", "es", menu, d)
+    assert found == {"clams": ["almeja"]} and in_catalog_words("Do you have clams?", found) == "Do you have almeja?"
+    shop = vocab("Vent. Pared Liliana 25\" VW25M aspas metal", "Ventilador de pie Liliana")
+    q = "How much is the Liliana 25 inch wall fan?"
+    assert in_catalog_words(q, bridge(q, "en", "es", shop, d)) == "How much is the Liliana 25 inch pared ventilador?"
+    assert in_catalog_words("Do you have a fanatic?", {"fan": ["ventilador"]}) == "Do you have a fanatic?"  # whole words only

@@ -309,6 +309,42 @@ def test_the_row_a_question_is_about_and_a_bare_number_from_another_row():
     assert misattributed_numbers("Cuesta 68869.", q, KANJI) == []
 
 
+def test_a_number_for_a_product_no_row_is_must_come_from_the_one_row_the_names_fit():
+    """"The Kanji air fryer costs 68.869": the question's names fit three Kanji rows, none of them a fryer."""
+    from rag.prompts import misattributed_numbers
+
+    q = "How much is the Kanji air fryer?"
+    assert misattributed_numbers("The Kanji Air Fryer costs 68.869.", q, KANJI) == ["68869"]
+    one = "How much is the Kanji KJH-PE15005S?"  # the code fits one row: its number is that row's
+    assert misattributed_numbers("It costs 68.869.", one, KANJI) == []
+    assert misattributed_numbers("It costs 36.989.", one, KANJI) == ["36989"]
+    assert misattributed_numbers("They start at 36.989.", "what is cheapest?", KANJI) == []  # no name: left alone
+
+
+def test_a_model_code_is_compared_whole():
+    """"RT32K5070WW" names the white fridge, not the silver RT32k5070S8 that starts the same: its price is no misattribution."""
+    from rag.prompts import misattributed_numbers
+
+    fridges = [Document(id=i, page_content=f"{n}\nPrecio: {p}", metadata={"id": i, "name": n, "kind": "row", "price": p})
+               for i, n, p in (("w", "Heladera Samsung RT32K5070WW No Fr 321lts", 1209989.0),
+                               ("s", "Heladera Samsung RT32k5070S8 Silver No Fr 321lts", 1265989.0))]
+    q = "cuanto sale la eladera samsumg RT32K5070WW"
+    assert misattributed_numbers("El precio de la eladera Samsung RT32K5070WW es 1209989.", q, fridges) == []
+    assert misattributed_numbers("El precio de la eladera Samsung RT32K5070WW es 1265989.", q, fridges) == ["1265989"]
+
+
+def test_a_lowercase_question_takes_its_numbers_from_the_rows_its_words_name():
+    """"the jabalí stew" names no row by a capital, but its words are the Ragout de jabalí's, not the Pan's."""
+    from rag.prompts import misattributed_numbers
+
+    menu = [Document(id=i, page_content=f"{n}\nracion: {p}", metadata={"id": i, "name": n, "kind": "row", "racion": p})
+            for i, n, p in (("r", "Ragout de jabalí", 14.0), ("p", "Pan", 2.5), ("c", "Croquetas de jamón", 9.0))]
+    q = "What's the price of the jabalí stew?"
+    assert misattributed_numbers("The price of the wild boar stew is 2.5 euros.", q, menu) == ["2.5"]
+    assert misattributed_numbers("The price of the wild boar stew is 14 euros.", q, menu) == []
+    assert misattributed_numbers("Prices start at 2.5 euros.", "what is cheapest?", menu) == []  # no name word: any row
+
+
 # ePQA-like: one product, several snippet rows with the same name; another product beside it
 SNIPPETS = [Document(id=i, page_content=f"{n}\n{t}", metadata={"id": i, "name": n, "kind": "row"}) for i, n, t in (
     ("a1", "SPT SD-9241SS Countertop Dishwasher", "description: fits under most cabinets"),

@@ -447,6 +447,34 @@ def test_a_word_describing_a_named_product_does_not_lift_a_section_above_it():
     assert CatalogRetriever._sections_asked(q, Interpretation(filter=meaning.filter), lex)  # no product named
 
 
+def test_a_row_named_by_a_word_must_carry_the_brand_the_question_writes():
+    """'el hervidor eléctrico Liliana' is no Kanji 'Hervidora': the Liliana pava is not hidden behind it."""
+    from rag.retrieval import CatalogRetriever, LexicalIndex
+
+    def row(i, name, cat):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "category": cat})
+
+    lex = LexicalIndex([row("k", "Pava Kanji KJH-PE15005S Hervidora alum/plast", "PAVA ELECTRICA"),
+                        row("l", "Pava Liliana AP992N digital 1.5lts", "PAVA ELECTRICA"), row("s", "Sandwichera Liliana AS989", "HOGAR")])
+    assert CatalogRetriever._interpret("¿Qué precio tiene el hervidor eléctrico Liliana?", lex).named_ids == ("l", "s")
+    assert CatalogRetriever._interpret("¿Qué precio tiene el hervidor eléctrico Kanji?", lex).named_ids == ("k",)
+    assert CatalogRetriever._interpret("¿qué precio tiene el hervidor?", lex).named_ids == ("k",)  # no brand written
+
+
+def test_a_one_word_name_is_named_by_its_word_not_by_a_shorter_one_with_its_prefix():
+    """'queso payoyo de cabra' does not name the Cabrales ('cabra' and 'cabrales' share their first 5 letters)."""
+    from rag.retrieval import LexicalIndex
+
+    def row(i, name):
+        return Document(id=i, page_content=name, metadata={"id": i, "name": name, "kind": "row", "category": "QUESOS"})
+
+    lex = LexicalIndex([row("c", "Cabrales"), row("p", "Queso payoyo cabra"), row("i", "iPhone"), row("q", "Croqueta")])
+    assert lex.full_names("precio del quesso payoyo de cabra en media tabla") == []
+    assert lex.full_names("¿Cuánto cuesta el Cabrales?") == [0]
+    assert lex.full_names("¿Cuánto cuesta el cabral?") == [0]  # a typo at the end still names it
+    assert lex.full_names("how much is the iphon") == [2] and lex.full_names("¿tienen croquetas?") == [3]
+
+
 def test_a_section_named_in_full_is_asked_for_even_when_a_product_shares_a_word():
     """'the cheapest gaming laptop' asks for the Gaming section, not for the 'Surface Laptop'."""
     from rag.retrieval import CatalogRetriever, LexicalIndex
@@ -560,3 +588,17 @@ def test_a_long_quote_without_spaces_is_cut_at_the_limit():
 
     assert _quote("x" * 400) == "x" * QUOTE_CHARS + " …"
     assert _quote("word " * 100).endswith("word …") and len(_quote("word " * 100)) <= QUOTE_CHARS + 2
+
+
+def test_a_price_asked_in_translated_words_is_the_rows_price(retrievers):
+    """"How much is the Liliana 25 inch wall fan?" over "Vent. Pared Liliana 25\"": "wall fan" came as "pared
+    ventilador" (rag.bridge), "Vent." abbreviates ventilador and "25 inch" is the row's 25"."""
+    r = retrievers["techstore"]
+    fan = Document(id="f", page_content='Vent. Pared Liliana 25" VW25M\nPrecio: 160449',
+                   metadata={"id": "f", "name": 'Vent. Pared Liliana 25" VW25M', "kind": "row", "price": 160449.0})
+    asked = "How much is the Liliana 25 inch pared ventilador?"
+    q = Query(asked, "en", (fan,), r.interpret(asked), StoreFacts(), bridged=("pared", "ventilador"))
+    found = direct_answer(q)
+    assert found is not None and found.rule == "price" and found.cited == ("f",)
+    other = "How much is the Liliana 25 inch standing pared ventilador?"  # "standing" names nothing in the row
+    assert direct_answer(replace(q, question=other, meaning=r.interpret(other))) is None
