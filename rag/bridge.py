@@ -155,7 +155,3 @@ def words_of(found: dict[str, list[str]]) -> tuple[str, ...]:
     """The catalog words of a :func:`bridge`, each once, in the question's order."""
     return tuple(dict.fromkeys(t for texts in found.values() for t in texts))
 
-
-def bridged_words(question: str, source: str, target: str, catalog_words: set[str], dictionary: Dictionary) -> list[str]:
-    """The catalog words :func:`bridge` finds for the question."""
-    return list(words_of(bridge(question, source, target, catalog_words, dictionary)))

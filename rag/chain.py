@@ -216,7 +216,8 @@ def build_chain(retriever: BaseRetriever, llm: BaseChatModel, *, store: StoreFac
             # "How much is the pared ventilador?": the subject in the rows' words, so no asked word is unknown to the
             # rules; a word found only elsewhere in the rows ("barato" -> "cheap") is searched, the question keeps it
             subject = subject_words(found, reader.name_words())
-            rest = " ".join(t for t in words_of(found) if t not in words_of(subject))
+            in_question = set(words_of(subject))
+            rest = " ".join(t for t in words_of(found) if t not in in_question)
             return replace(ctx, search=f"{in_catalog_words(ctx.search, subject)} {rest}".strip(),
                            question=in_catalog_words(ctx.question, subject), asked_as=ctx.for_model, bridged=words_of(found))
         if translator is None or not translator.needed(ctx.search, catalog):

@@ -265,7 +265,7 @@ def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
     question the rows do not have (:func:`unknown_names`), is no answer. Rows with the same name (the snippets of one product, a dish listed once per portion) are one
     product: they are returned together, first the best-ranked.
     """
-    asked = {t for t in tokenize(question) if len(t) >= 3 or t.isdigit()}
+    asked = _asked_tokens(question)
     names = [phrase(str(d.metadata.get("name", ""))) if is_row(d) else None for d in docs]
     score: dict[str, int] = {}
     for d, name in zip(docs, names, strict=True):
@@ -279,6 +279,11 @@ def asked_rows(question: str, docs: Sequence[Document]) -> list[Document]:
     # "the Singer Heavy Duty 4423" is not the Brother SE400 sewing machine, however many words they share
     words = {w for d in rows for w in re.findall(r"[a-z0-9]+", normalise(f"{d.metadata.get('name', '')} {d.page_content}"))}
     return [] if unknown_names(question, words) else rows
+
+
+def _asked_tokens(question: str) -> set[str]:
+    """The question's tokens a row name is compared on (:func:`shared_words`): words of 3+ letters and numbers."""
+    return {t for t in tokenize(question) if len(t) >= 3 or t.isdigit()}
 
 
 MIN_ABBREVIATION = 4  # letters of a row word that may stand for a longer question word ("elec" for "eléctrico")
@@ -533,7 +538,7 @@ def _fitting_products(question: str, docs: Sequence[Document]) -> set:
     if any(question_names(question)):
         fits = {product_key(d) for d in rows if names_match(question, d)}
         return fits if len(fits) == 1 else set()
-    asked = {t for t in tokenize(question) if len(t) >= 3 or t.isdigit()}
+    asked = _asked_tokens(question)
     shared = {product_key(d): shared_words(asked, set(tokenize(str(d.metadata.get("name", ""))))) for d in rows}
     best = max(shared.values(), default=0)
     return {k for k, n in shared.items() if n == best} if best else set(shared)

@@ -72,8 +72,8 @@ class LexicalIndex:
         self.position = {d.id: k for k, d in enumerate(docs)}
         self.by_id = {normalise(str(d.metadata.get("id", d.id))): k for k, d in enumerate(docs)}
         self.categories = {v for d in docs for v in section_values(d, self.category_keys)}
-        category_tokens = {t for c in self.categories for t in tokenize(c)}
-        self.name_tokens = [set(tokenize(str(d.metadata.get("name", "")))) - GENERIC - category_tokens for d in docs]
+        self.category_tokens = {t for c in self.categories for t in tokenize(c)}
+        self.name_tokens = [set(tokenize(str(d.metadata.get("name", "")))) - GENERIC - self.category_tokens for d in docs]
         # how many *products* have a name word: rows with the same name (a dish per portion, the Q&A snippets
         # of one product) are one product, so "Cup4Cup" stays distinctive however many rows carry it
         names_with: dict[str, set[str]] = {}
@@ -249,7 +249,7 @@ class CatalogRetriever(BaseRetriever):
         if self.mode != "hybrid":
             return set()
         lex = self.lexical()[2]
-        return lex.name_vocab | {t for c in lex.categories for t in tokenize(c)}
+        return lex.name_vocab | lex.category_tokens
 
     @staticmethod
     def focus(docs: list[Document], meaning: Interpretation) -> list[Document]:
@@ -293,7 +293,7 @@ class CatalogRetriever(BaseRetriever):
         # "el hervidor eléctrico Liliana" is no Kanji "Hervidora", however distinctive that word: a row named by a
         # word must carry the shop's names the question writes (brands, lines: the capitalised words it has)
         brands = {t for t in question_names(query)[0] if t in lex.vocab}
-        named = tuple(lex.docs[i].id for i in lex.named(query) if lex.docs[i].id in full
+        named = tuple(lex.docs[i].id for i in lex.named(query) if not brands or lex.docs[i].id in full
                       or brands <= set(tokenize(f"{lex.docs[i].metadata.get('name', '')} {lex.docs[i].page_content}")))
         exact = tuple(lex.docs[i].id for i in lex.exact_ids(query))
         # a recommendation weighs several rows even when a word of the question is in some product name ("power")

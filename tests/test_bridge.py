@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from rag.bridge import Dictionary, bridge, bridged_words, in_catalog_words
+from rag.bridge import Dictionary, bridge, in_catalog_words, words_of
 from rag.text import tokenize
 
 APERTIUM = Path("/usr/share/apertium/apertium-eng-spa")
@@ -15,6 +15,11 @@ needs_dictionary = pytest.mark.skipif(not Dictionary(APERTIUM).available("en", "
 
 def vocab(*texts: str) -> set[str]:
     return {t for text in texts for t in tokenize(text)}
+
+
+def bridged_words(question: str, source: str, target: str, catalog_words: set[str], d: Dictionary) -> list[str]:
+    """The catalog words the bridge finds for the question, in its order."""
+    return list(words_of(bridge(question, source, target, catalog_words, d)))
 
 
 @needs_dictionary
